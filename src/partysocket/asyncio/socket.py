@@ -1,0 +1,832 @@
+"""ReconnectingWebSocket for asyncio: a thin driver over the pure core.
+
+The :class:`~partysocket.core.machine.Machine` makes every decision; this
+module performs its actions with asyncio (tasks, timers, a transport) and
+turns network happenings back into machine inputs. Every task it starts
+belongs to the socket and is cancelled or awaited by :meth:`aclose`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import random as _random
+import ssl as _ssl
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, ClassVar, TypeAlias, Union
+
+from ..core.buffer import Message, message_size
+from ..core.machine import (
+    Action,
+    CancelAttempt,
+    CancelTimer,
+    CloseConnection,
+    Dispatch,
+    Finish,
+    Flush,
+    Machine,
+    ReadyState,
+    SendOutcome,
+    SetTimer,
+    StartAttempt,
+    Timer,
+)
+from ..core.options import Options
+from ..core.redact import redact_headers, redact_url
+from ..core.url import check_ws_url
+from ..events import CloseEvent, ErrorEvent, Event, MessageEvent, RetryEvent
+from ..exceptions import ConnectionClosed
+from ..transports.base import Connection, ConnectionEnded, ConnectRequest, Transport
+
+__all__ = ["ReconnectingWebSocket", "WebSocket", "UrlProvider", "ProtocolsProvider", "Listener"]
+
+logger = logging.getLogger("partysocket")
+
+UrlProvider: TypeAlias = Union[str, Callable[[], str], Callable[[], Awaitable[str]]]
+Protocols: TypeAlias = Union[str, Sequence[str], None]
+ProtocolsProvider: TypeAlias = Union[Protocols, Callable[[], Protocols], Callable[[], Awaitable[Protocols]]]
+HeadersLike: TypeAlias = Union[Mapping[str, str], Sequence[tuple[str, str]]]
+HeadersProvider: TypeAlias = Union[HeadersLike, None, Callable[[], Any]]
+Listener: TypeAlias = Any  # a callable, a coroutine function, or an object with handle_event()
+
+#: Messages the pull-style API (recv / async for) holds before reading pauses.
+RECV_QUEUE_SIZE = 256
+
+_LEVEL0 = {"open": "onopen", "message": "onmessage", "close": "onclose", "error": "onerror", "retry": "onretry"}
+
+
+async def _resolve(value: Any) -> Any:
+    """Call a provider (sync or async) or return a plain value."""
+    if callable(value):
+        value = value()
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
+def _check_protocols(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise TypeError(f"protocols must be None, a str or a list of str, got {value!r}")
+
+
+def _check_headers(value: object) -> list[tuple[str, str]]:
+    if value is None:
+        return []
+    items = value.items() if isinstance(value, Mapping) else value
+    try:
+        pairs = [(name, val) for name, val in items]  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise TypeError("headers must be a dict of str to str or a list of (name, value) pairs") from None
+    for name, val in pairs:
+        if not isinstance(name, str) or not isinstance(val, str):
+            raise TypeError("headers must be a dict of str to str or a list of (name, value) pairs")
+    return pairs
+
+
+def _default_transport() -> Transport:
+    from ..transports.websockets import WebsocketsTransport
+
+    return WebsocketsTransport()
+
+
+class _Link:
+    """One attempt: its task and, once open, its connection, writer and keep-alive."""
+
+    __slots__ = ("attempt", "task", "conn", "pending", "wakeup", "writer", "pinger", "closing", "detached", "cause")
+
+    def __init__(self, attempt: int) -> None:
+        self.attempt = attempt
+        self.task: asyncio.Task[None] | None = None
+        self.conn: Connection | None = None
+        #: Messages accepted for this connection and not yet written.
+        self.pending: deque[Message] = deque()
+        self.wakeup = asyncio.Event()
+        self.writer: asyncio.Task[None] | None = None
+        self.pinger: asyncio.Task[None] | None = None
+        self.closing = False  # the writer stops once pending is empty
+        self.detached = False  # the machine has moved on: report nothing
+        self.cause: BaseException | None = None  # set by keep-alive before aborting
+
+
+class ReconnectingWebSocket:
+    """A WebSocket client that reconnects by itself, with the browser WebSocket API.
+
+    It starts connecting as soon as it is created (inside a running event
+    loop), buffers messages sent while not connected and sends them, in order,
+    before the ``open`` event of the next connection. Between attempts it waits
+    ``min(min_reconnection_delay * reconnection_delay_grow_factor ** (n - 1),
+    max_reconnection_delay)`` seconds after ``n`` failed attempts; the counter
+    resets once a connection stays open for ``min_uptime`` seconds.
+
+    Consume it with events (``onmessage``, ``add_event_listener``), or pull
+    style with ``await ws.recv()`` / ``async for data in ws``. Every duration
+    is in seconds. See the README for the full option list.
+    """
+
+    CONNECTING: ClassVar[int] = ReadyState.CONNECTING
+    OPEN: ClassVar[int] = ReadyState.OPEN
+    CLOSING: ClassVar[int] = ReadyState.CLOSING
+    CLOSED: ClassVar[int] = ReadyState.CLOSED
+
+    def __init__(
+        self,
+        url: UrlProvider,
+        protocols: ProtocolsProvider = None,
+        *,
+        max_reconnection_delay: float = 10.0,
+        min_reconnection_delay: float | None = None,
+        reconnection_delay_grow_factor: float = 1.3,
+        min_uptime: float = 5.0,
+        connection_timeout: float = 4.0,
+        max_retries: int | float | None = None,
+        max_enqueued_messages: int | float | None = None,
+        start_closed: bool = False,
+        should_reconnect_on_close: Callable[[CloseEvent], bool] | None = None,
+        debug: bool = False,
+        debug_logger: Callable[[str], Any] | None = None,
+        websocket: Transport | None = None,
+        jitter: float = 0.0,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float | None = 20.0,
+        headers: HeadersProvider = None,
+        ssl: _ssl.SSLContext | None = None,
+        max_size: int | None = 2**20,
+        compression: str | None = "deflate",
+        proxy: str | bool | None = True,
+        on_open: Listener | None = None,
+        on_message: Listener | None = None,
+        on_close: Listener | None = None,
+        on_error: Listener | None = None,
+    ) -> None:
+        self._options = Options.build(
+            random=_random.random,
+            max_reconnection_delay=max_reconnection_delay,
+            min_reconnection_delay=min_reconnection_delay,
+            reconnection_delay_grow_factor=reconnection_delay_grow_factor,
+            min_uptime=min_uptime,
+            connection_timeout=connection_timeout,
+            max_retries=max_retries,
+            max_enqueued_messages=max_enqueued_messages,
+            start_closed=start_closed,
+            jitter=jitter,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            debug=debug,
+            should_reconnect_on_close=should_reconnect_on_close,
+        )
+        if not callable(url):
+            check_ws_url(url)
+        if not callable(protocols):
+            _check_protocols(protocols)
+        if headers is not None and not callable(headers):
+            _check_headers(headers)
+        if ssl is not None and not isinstance(ssl, _ssl.SSLContext):
+            raise TypeError("ssl must be an ssl.SSLContext (for example ssl.create_default_context()) or None")
+        if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size <= 0):
+            raise ValueError(f"max_size must be a positive int (bytes) or None for no limit, got {max_size!r}")
+        if compression not in (None, "deflate"):
+            raise ValueError(f"compression must be 'deflate' or None, got {compression!r}")
+        if websocket is not None and not callable(getattr(websocket, "connect", None)):
+            raise TypeError("websocket must be a transport: an object with an async connect(request) method")
+        if debug_logger is not None and not callable(debug_logger):
+            raise TypeError("debug_logger must be a callable taking one str, or None")
+        for name, handler in (("on_open", on_open), ("on_message", on_message), ("on_close", on_close), ("on_error", on_error)):
+            if handler is not None and not (callable(handler) or callable(getattr(handler, "handle_event", None))):
+                raise TypeError(f"{name} must be a callable or an object with handle_event(event)")
+
+        self._url_provider: UrlProvider = url
+        self._protocols_provider: ProtocolsProvider = protocols
+        self._headers_provider = headers
+        self._ssl = ssl
+        self._max_size = max_size
+        self._compression = compression
+        self._proxy: str | bool | None = None if proxy is False else proxy
+        self._transport: Transport = websocket if websocket is not None else _default_transport()
+        self._debug_logger = debug_logger
+        self._binary_type = "blob"
+
+        self._machine = Machine(
+            self._options,
+            clock=time.monotonic,
+            random=_random.random,
+            should_reconnect_on_close=self._safe_policy if should_reconnect_on_close else None,
+        )
+        self._policy = should_reconnect_on_close
+
+        self.onopen: Listener | None = on_open
+        self.onmessage: Listener | None = on_message
+        self.onclose: Listener | None = on_close
+        self.onerror: Listener | None = on_error
+        self.onretry: Listener | None = None
+        self._ctor_handlers = {"onopen": on_open, "onmessage": on_message, "onclose": on_close, "onerror": on_error}
+        self._listeners: dict[str, list[list[Any]]] = {}
+
+        self._link: _Link | None = None
+        self._timers: dict[Timer, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._work: deque[Action] = deque()
+        self._working = False
+
+        self._inbox: deque[Message] = deque()
+        self._inbox_active = False
+        self._recv_waiters: list[asyncio.Future[None]] = []
+        self._space_waiter: asyncio.Future[None] | None = None
+        self._open_waiters: list[asyncio.Future[None]] = []
+
+        self._loop: asyncio.AbstractEventLoop | None
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            if not self._options.start_closed:
+                raise RuntimeError(
+                    "ReconnectingWebSocket must be created inside a running asyncio event loop "
+                    "(in an 'async def' run by asyncio.run()); without one, use partysocket.sync, "
+                    "or pass start_closed=True and call reconnect() from the loop later"
+                ) from None
+            self._loop = None
+        if not self._options.start_closed:
+            self._debug(f"connecting to {self._describe_url()}")
+            self._run(self._machine.start())
+
+    # -- attributes ------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The resolved URL of the current or last attempt (``""`` before any)."""
+        return self._machine.url
+
+    @property
+    def ready_state(self) -> int:
+        """``CONNECTING`` (0), ``OPEN`` (1), ``CLOSING`` (2) or ``CLOSED`` (3)."""
+        return self._machine.ready_state
+
+    @property
+    def protocol(self) -> str:
+        """The subprotocol the server selected, ``""`` when not connected."""
+        link = self._link
+        if link is None or link.conn is None or self._machine.ready_state != ReadyState.OPEN:
+            return ""
+        return link.conn.subprotocol
+
+    @property
+    def extensions(self) -> str:
+        """The extensions the server selected, ``""`` when not connected."""
+        link = self._link
+        if link is None or link.conn is None or self._machine.ready_state != ReadyState.OPEN:
+            return ""
+        return link.conn.extensions
+
+    @property
+    def binary_type(self) -> str:
+        """``"blob"`` (default) or ``"arraybuffer"``; binary data is ``bytes`` either way."""
+        return self._binary_type
+
+    @binary_type.setter
+    def binary_type(self, value: str) -> None:
+        if value not in ("blob", "arraybuffer"):
+            raise ValueError(f"binary_type must be 'blob' or 'arraybuffer', got {value!r}")
+        self._binary_type = value
+
+    @property
+    def buffered_amount(self) -> int:
+        """UTF-8 bytes buffered by ``send()`` and not yet written to the network."""
+        amount = self._machine.buffer.byte_size
+        link = self._link
+        if link is not None and not link.detached:
+            amount += sum(message_size(m) for m in link.pending)
+            if link.conn is not None:
+                amount += link.conn.buffered_amount
+        return amount
+
+    @property
+    def retry_count(self) -> int:
+        """Automatic retries since the last stable connection or ``reconnect()``."""
+        return self._machine.retry_count
+
+    @property
+    def should_reconnect(self) -> bool:
+        """Whether the socket reconnects by itself when the connection ends."""
+        return self._machine.should_reconnect
+
+    # camelCase aliases for code ported from JavaScript
+    readyState = ready_state
+    bufferedAmount = buffered_amount
+    retryCount = retry_count
+    shouldReconnect = should_reconnect
+    binaryType = binary_type
+
+    def __repr__(self) -> str:
+        state = ReadyState(self._machine.ready_state).name
+        return f"<{type(self).__name__} {self._describe_url()} {state}>"
+
+    # -- user calls ------------------------------------------------------------
+
+    def send(self, data: str | bytes | bytearray | memoryview) -> bool:
+        """Send ``data``: ``True`` if handed to the open connection, ``False`` if buffered or dropped.
+
+        Buffered messages go out, in order, when the next connection opens,
+        before its ``open`` event. ``str`` is sent as a text frame, bytes-like
+        data as a binary frame.
+        """
+        message: Message
+        if isinstance(data, (str, bytes)):
+            message = data
+        elif isinstance(data, (bytearray, memoryview)):
+            message = bytes(data)
+        else:
+            raise TypeError(
+                f"send() takes str, bytes, bytearray or memoryview, not {type(data).__name__}; "
+                "serialise other objects first (for example json.dumps(obj))"
+            )
+        outcome = self._machine.send(message)
+        if outcome is SendOutcome.WRITE:
+            link = self._link
+            assert link is not None
+            link.pending.append(message)
+            link.wakeup.set()
+            return True
+        for warning in self._machine.take_warnings():
+            logger.warning(warning)
+        if self._options.debug:
+            self._debug(f"send: {outcome.value} ({message_size(message)} bytes)")
+        return False
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close for good (until :meth:`reconnect`); the ``close`` event is dispatched before this returns.
+
+        Messages already handed to the open connection are written before the
+        close frame. Idempotent.
+        """
+        self._debug(f"close({code}, {reason!r})")
+        self._run(self._machine.close(code, reason))
+
+    def reconnect(self, code: int | None = None, reason: str | None = None) -> None:
+        """Close the current connection (one ``close`` event) and connect again at once.
+
+        Resets the retry counter. Needs a running event loop.
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise RuntimeError("reconnect() must be called from the event loop the socket runs on")
+        self._debug("reconnect()")
+        self._run(self._machine.reconnect(code, reason))
+
+    def drain_queued_messages(self) -> list[str | bytes]:
+        """Remove and return the messages buffered and not yet sent."""
+        return self._machine.drain()
+
+    drainQueuedMessages = drain_queued_messages
+
+    async def aclose(self, code: int = 1000, reason: str = "") -> None:
+        """:meth:`close`, then wait for the closing handshake and every task of the socket."""
+        self.close(code, reason)
+        current = asyncio.current_task()
+        while True:
+            tasks = [task for task in self._tasks if task is not current]
+            if not tasks:
+                return
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def wait_open(self, timeout: float | None = None) -> None:
+        """Wait until the socket is OPEN.
+
+        Raises ``TimeoutError`` after ``timeout`` seconds and
+        :class:`~partysocket.ConnectionClosed` if the socket closes for good first.
+        """
+        if timeout is None:
+            await self._wait_open()
+            return
+        try:
+            await asyncio.wait_for(self._wait_open(), timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"the socket was not open after {timeout:g} s") from None
+
+    async def _wait_open(self) -> None:
+        while True:
+            if self._machine.ready_state == ReadyState.OPEN:
+                return
+            if self._machine.closed_for_good:
+                raise ConnectionClosed(self._machine.last_close)
+            future = self._get_loop().create_future()
+            self._open_waiters.append(future)
+            try:
+                await future
+            finally:
+                if future in self._open_waiters:
+                    self._open_waiters.remove(future)
+
+    async def recv(self) -> str | bytes:
+        """The next message's data (``str`` or ``bytes``), across reconnections.
+
+        Raises :class:`~partysocket.ConnectionClosed` once the socket is closed
+        for good and every message already received has been returned.
+        """
+        self._inbox_active = True
+        while True:
+            if self._inbox:
+                data = self._inbox.popleft()
+                waiter = self._space_waiter
+                if waiter is not None and len(self._inbox) < RECV_QUEUE_SIZE:
+                    self._space_waiter = None
+                    if not waiter.done():
+                        waiter.set_result(None)
+                return data
+            if self._machine.closed_for_good:
+                raise ConnectionClosed(self._machine.last_close)
+            future = self._get_loop().create_future()
+            self._recv_waiters.append(future)
+            try:
+                await future
+            finally:
+                if future in self._recv_waiters:
+                    self._recv_waiters.remove(future)
+
+    def __aiter__(self) -> ReconnectingWebSocket:
+        self._inbox_active = True
+        return self
+
+    async def __anext__(self) -> str | bytes:
+        try:
+            return await self.recv()
+        except ConnectionClosed:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> ReconnectingWebSocket:
+        self._inbox_active = True
+        await self.wait_open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+        for name, handler in self._ctor_handlers.items():
+            if handler is not None and getattr(self, name) is handler:
+                setattr(self, name, None)
+
+    # -- events ----------------------------------------------------------------
+
+    def add_event_listener(self, type: str, listener: Listener, *, once: bool = False) -> None:  # noqa: A002
+        """Call ``listener(event)`` for every ``type`` event (once only with ``once=True``).
+
+        ``listener`` may be a function, a coroutine function (run as a task) or
+        an object with ``handle_event(event)``. Adding it twice registers it once.
+        """
+        if not (callable(listener) or callable(getattr(listener, "handle_event", None))):
+            raise TypeError("listener must be a callable or an object with handle_event(event)")
+        entries = self._listeners.setdefault(type, [])
+        if not any(entry[0] == listener for entry in entries):
+            entries.append([listener, once])
+
+    def remove_event_listener(self, type: str, listener: Listener) -> None:  # noqa: A002
+        """Stop calling ``listener`` for ``type`` events (no error if it was not added)."""
+        entries = self._listeners.get(type)
+        if entries:
+            entries[:] = [entry for entry in entries if entry[0] != listener]
+
+    def dispatch_event(self, event: Event) -> bool:
+        """Dispatch ``event``: the Level-0 handler (``on<type>``) first, then the listeners."""
+        self._dispatch(event)
+        return True
+
+    addEventListener = add_event_listener
+    removeEventListener = remove_event_listener
+    dispatchEvent = dispatch_event
+
+    def _dispatch(self, event: Event) -> None:
+        event.target = self
+        name = _LEVEL0.get(event.type)
+        if name is not None:
+            handler = getattr(self, name, None)
+            if handler is not None:
+                self._call(handler, event)
+        entries = self._listeners.get(event.type)
+        if entries:
+            for entry in list(entries):
+                if entry[1]:
+                    if entry not in entries:
+                        continue
+                    entries.remove(entry)
+                self._call(entry[0], event)
+
+    def _call(self, listener: Listener, event: Event) -> None:
+        try:
+            handle = getattr(listener, "handle_event", None)
+            result = handle(event) if callable(handle) and not inspect.isfunction(listener) else listener(event)
+            if inspect.isawaitable(result):
+                task = asyncio.ensure_future(result, loop=self._get_loop())
+                self._own(task, f"{event.type} listener")
+        except Exception:
+            logger.exception("a %r listener raised; the socket carries on", event.type)
+
+    def _safe_policy(self, event: CloseEvent) -> bool:
+        assert self._policy is not None
+        try:
+            return bool(self._policy(event))
+        except Exception:
+            logger.exception("should_reconnect_on_close raised; reconnecting anyway")
+            return True
+
+    # -- the action runner -----------------------------------------------------
+
+    def _run(self, actions: list[Action]) -> None:
+        """Carry out the machine's actions in order; nested calls queue behind."""
+        if not actions:
+            return
+        self._work.extend(actions)
+        if self._working:
+            return
+        self._working = True
+        try:
+            while self._work:
+                self._execute(self._work.popleft())
+        finally:
+            self._working = False
+
+    def _execute(self, action: Action) -> None:
+        if isinstance(action, Dispatch):
+            event = action.event
+            if self._options.debug:
+                self._debug_event(event)
+            self._dispatch(event)
+            if event.type == "open":
+                self._wake(self._open_waiters)
+        elif isinstance(action, StartAttempt):
+            link = _Link(action.attempt)
+            self._link = link
+            link.task = self._own(self._get_loop().create_task(self._attempt(link)), "connection")
+        elif isinstance(action, SetTimer):
+            self._cancel_timer(action.timer)
+            self._timers[action.timer] = self._get_loop().call_later(action.delay, self._on_timer, action.timer)
+        elif isinstance(action, CancelTimer):
+            self._cancel_timer(action.timer)
+        elif isinstance(action, Flush):
+            link = self._link
+            if link is None or link.attempt != action.attempt or link.detached:
+                self._machine.requeue(action.messages)
+            else:
+                link.pending.extend(action.messages)
+                link.wakeup.set()
+        elif isinstance(action, CloseConnection):
+            self._close_link(action)
+        elif isinstance(action, CancelAttempt):
+            link = self._link
+            if link is not None and link.attempt == action.attempt:
+                link.detached = True
+                if link.task is not None:
+                    link.task.cancel()
+        elif isinstance(action, Finish):
+            self._wake(self._recv_waiters)
+            self._wake(self._open_waiters)
+
+    def _on_timer(self, timer: Timer) -> None:
+        self._timers.pop(timer, None)
+        self._run(self._machine.timer_fired(timer))
+
+    def _cancel_timer(self, timer: Timer) -> None:
+        handle = self._timers.pop(timer, None)
+        if handle is not None:
+            handle.cancel()
+
+    # -- one attempt -----------------------------------------------------------
+
+    async def _attempt(self, link: _Link) -> None:
+        machine = self._machine
+        try:
+            url = check_ws_url(await _resolve(self._url_provider))
+            protocols = _check_protocols(await _resolve(self._protocols_provider))
+            headers = _check_headers(await _resolve(self._headers_provider))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._debug(f"attempt {link.attempt}: a provider failed: {exc!r}")
+            self._run(machine.attempt_failed(link.attempt, exc))
+            return
+        machine.attempt_resolved(link.attempt, url)
+        if self._options.debug:
+            self._debug(
+                f"attempt {link.attempt}: opening {redact_url(url)} protocols={protocols} "
+                f"headers={redact_headers(headers)}"
+            )
+        request = ConnectRequest(
+            url=url,
+            subprotocols=protocols,
+            headers=headers,
+            ssl=self._ssl,
+            max_size=self._max_size,
+            compression=self._compression,
+            proxy=self._proxy,
+            close_timeout=self._options.connection_timeout,
+        )
+        connecting = asyncio.ensure_future(self._transport.connect(request))
+        try:
+            conn = await connecting
+        except asyncio.CancelledError:
+            if connecting.done() and not connecting.cancelled() and connecting.exception() is None:
+                connecting.result().abort()
+            raise
+        except Exception as exc:
+            self._debug(f"attempt {link.attempt}: failed: {exc!r}")
+            self._run(machine.attempt_failed(link.attempt, exc))
+            return
+        if not machine.is_current(link.attempt):
+            conn.abort()
+            return
+        link.conn = conn
+        loop = self._get_loop()
+        link.writer = self._own(loop.create_task(self._write_loop(link)), "writer")
+        if self._options.ping_interval is not None:
+            link.pinger = self._own(loop.create_task(self._keepalive(link)), "keep-alive")
+        self._run(machine.opened(link.attempt))
+        await self._read_loop(link, conn)
+
+    async def _read_loop(self, link: _Link, conn: Connection) -> None:
+        ended: ConnectionEnded | None = None
+        try:
+            while not link.detached:
+                data = await conn.recv()
+                if link.detached:
+                    break
+                self._on_message(data)
+                if self._inbox_active and len(self._inbox) >= RECV_QUEUE_SIZE:
+                    self._space_waiter = waiter = self._get_loop().create_future()
+                    await waiter
+        except ConnectionEnded as exc:
+            ended = exc
+        except asyncio.CancelledError:
+            if not link.detached:
+                conn.abort()
+            raise
+        except Exception as exc:  # a transport bug: treat as an abnormal end
+            logger.exception("the transport failed while receiving")
+            conn.abort()
+            ended = ConnectionEnded(1006, "", False, exc)
+        if link.detached or ended is None:
+            return
+        link.detached = True
+        await self._stop_helpers(link)
+        self._machine.requeue(list(link.pending))
+        link.pending.clear()
+        cause = link.cause or ended.cause
+        self._debug(f"attempt {link.attempt}: connection ended with code {ended.code}")
+        self._run(self._machine.connection_lost(link.attempt, ended.code, ended.reason, ended.was_clean, cause))
+
+    def _on_message(self, data: Message) -> None:
+        if self._inbox_active:
+            self._inbox.append(data)
+            if self._recv_waiters:
+                self._wake(self._recv_waiters)
+        if self.onmessage is not None or "message" in self._listeners:
+            self._dispatch(MessageEvent(data))
+
+    async def _write_loop(self, link: _Link) -> None:
+        conn = link.conn
+        assert conn is not None
+        pending = link.pending
+        wakeup = link.wakeup
+        while True:
+            while pending:
+                message = pending.popleft()
+                try:
+                    await conn.send(message)
+                except BaseException:
+                    pending.appendleft(message)  # not fully written: it goes out again
+                    raise
+            if link.closing:
+                return
+            wakeup.clear()
+            await wakeup.wait()
+
+    async def _keepalive(self, link: _Link) -> None:
+        conn = link.conn
+        assert conn is not None
+        interval = self._options.ping_interval
+        timeout = self._options.ping_timeout
+        assert interval is not None
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                pong = await conn.ping()
+                if timeout is None:
+                    continue
+                await asyncio.wait_for(pong, timeout)
+            except asyncio.TimeoutError:
+                link.cause = TimeoutError(f"no pong within {timeout:g} s: the connection is dead")
+                self._debug(f"attempt {link.attempt}: keep-alive timed out; dropping the connection")
+                conn.abort()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                return  # the connection ended; the reader reports it
+
+    async def _stop_helpers(self, link: _Link) -> None:
+        """Stop the writer and keep-alive of a finished connection."""
+        helpers = [task for task in (link.writer, link.pinger) if task is not None and not task.done()]
+        for task in helpers:
+            task.cancel()
+        if helpers:
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    def _close_link(self, action: CloseConnection) -> None:
+        link = self._link
+        if link is None or link.attempt != action.attempt or link.conn is None:
+            return
+        link.detached = True
+        link.closing = True
+        if not action.flush:
+            self._machine.requeue(list(link.pending))
+            link.pending.clear()
+        link.wakeup.set()
+        self._own(self._get_loop().create_task(self._finish_link(link, action.code, action.reason)), "closer")
+
+    async def _finish_link(self, link: _Link, code: int, reason: str) -> None:
+        conn = link.conn
+        assert conn is not None
+        try:
+            if link.writer is not None:
+                try:
+                    await asyncio.wait_for(asyncio.shield(link.writer), self._options.connection_timeout)
+                except Exception:
+                    pass
+            await conn.close(code, reason)
+        except asyncio.CancelledError:
+            conn.abort()
+            raise
+        except Exception as exc:
+            self._debug(f"closing handshake failed: {exc!r}")
+            conn.abort()
+        finally:
+            await self._stop_helpers(link)
+            if link.task is not None and not link.task.done():
+                link.task.cancel()
+            if link.pending:
+                self._machine.requeue(list(link.pending))
+                link.pending.clear()
+
+    # -- plumbing --------------------------------------------------------------
+
+    def _get_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError("this socket has no event loop yet: call reconnect() from inside a running loop")
+        return self._loop
+
+    def _own(self, task: asyncio.Future[Any], what: str) -> asyncio.Task[Any]:
+        assert isinstance(task, asyncio.Task)
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._task_done(t, what))
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any], what: str) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            logger.error("partysocket %s task failed", what, exc_info=exc)
+
+    @staticmethod
+    def _wake(waiters: list[asyncio.Future[None]]) -> None:
+        for future in waiters:
+            if not future.done():
+                future.set_result(None)
+        waiters.clear()
+
+    def _describe_url(self) -> str:
+        if isinstance(self._url_provider, str):
+            return redact_url(self._url_provider)
+        return redact_url(self._machine.url) if self._machine.url else "<url provider>"
+
+    def _debug(self, line: str) -> None:
+        if not self._options.debug:
+            return
+        text = f"partysocket: {line}"
+        if self._debug_logger is not None:
+            try:
+                self._debug_logger(text)
+            except Exception:
+                logger.exception("debug_logger raised")
+        else:
+            logger.debug(text)
+
+    def _debug_event(self, event: Event) -> None:
+        if isinstance(event, CloseEvent):
+            self._debug(f"close code={event.code} clean={event.was_clean} will_reconnect={event.will_reconnect}")
+        elif isinstance(event, ErrorEvent):
+            self._debug(f"error {event.error!r}")
+        elif isinstance(event, RetryEvent):
+            self._debug(f"retry {event.attempt} in {event.delay:.3f} s")
+        else:
+            self._debug(f"{event.type} {redact_url(self._machine.url)}")
+
+
+WebSocket = ReconnectingWebSocket

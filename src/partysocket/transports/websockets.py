@@ -1,0 +1,132 @@
+"""The default transport: the ``websockets`` asyncio client.
+
+This is the only module that imports ``websockets``; its exceptions are
+translated here into :mod:`partysocket.exceptions` and built-ins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidProxy,
+    InvalidStatus,
+    InvalidURI,
+    WebSocketException,
+)
+
+from ..core.redact import redact_url
+from ..exceptions import ConnectionLost, HandshakeError, HandshakeRejected, PartySocketError
+from .base import ConnectionEnded, ConnectRequest
+
+__all__ = ["WebsocketsTransport", "WebsocketsConnection"]
+
+_USER_AGENT = f"partysocket-python websockets/{websockets.__version__}"
+
+
+def translate_connect_error(exc: BaseException, url: str) -> BaseException:
+    """Map an exception from ``websockets.connect`` to one of ours."""
+    if isinstance(exc, InvalidStatus):
+        response = exc.response
+        return HandshakeRejected(response.status_code, dict(response.headers.raw_items()), bytes(response.body or b"")[:512])
+    if isinstance(exc, InvalidURI):
+        return ValueError(f"invalid WebSocket URL {redact_url(url)!r}: {exc.msg}")
+    if isinstance(exc, InvalidProxy):
+        return ValueError(f"invalid proxy setting: {exc.msg}")
+    if isinstance(exc, InvalidHandshake):
+        return HandshakeError(f"the WebSocket handshake failed: {exc}")
+    if isinstance(exc, ConnectionClosed):
+        return ConnectionLost(f"the connection closed during the handshake: {exc}")
+    if isinstance(exc, WebSocketException):
+        return PartySocketError(str(exc))
+    return exc
+
+
+class WebsocketsConnection:
+    """A :class:`~partysocket.transports.Connection` over a ``websockets`` client connection."""
+
+    __slots__ = ("_ws", "subprotocol", "extensions")
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self._ws = ws
+        self.subprotocol: str = ws.subprotocol or ""
+        header = ws.response.headers.get("Sec-WebSocket-Extensions") if ws.response is not None else None
+        self.extensions: str = header or ""
+
+    @property
+    def buffered_amount(self) -> int:
+        transport = self._ws.transport
+        return 0 if transport is None else transport.get_write_buffer_size()
+
+    def _ended(self, exc: ConnectionClosed) -> ConnectionEnded:
+        received = exc.rcvd
+        if received is None:
+            cause: BaseException = ConnectionLost(str(exc))
+            cause.__cause__ = exc.__cause__ or exc
+            return ConnectionEnded(1006, "", False, cause)
+        return ConnectionEnded(received.code, received.reason, exc.sent is not None)
+
+    async def send(self, message: str | bytes) -> None:
+        try:
+            await self._ws.send(message)
+        except ConnectionClosed as exc:
+            raise self._ended(exc) from None
+
+    async def recv(self) -> str | bytes:
+        try:
+            return await self._ws.recv()
+        except ConnectionClosed as exc:
+            raise self._ended(exc) from None
+
+    async def ping(self) -> Awaitable[object]:
+        try:
+            return await self._ws.ping()
+        except ConnectionClosed as exc:
+            raise self._ended(exc) from None
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._ws.close(code, reason)
+
+    def abort(self) -> None:
+        transport = self._ws.transport
+        if transport is not None:
+            transport.abort()
+
+
+class WebsocketsTransport:
+    """Opens connections with ``websockets.asyncio.client.connect``.
+
+    Keep-alive and timeouts are handled by the socket, so they are disabled in
+    ``websockets``.
+    """
+
+    async def connect(self, request: ConnectRequest) -> WebsocketsConnection:
+        secure = request.url[:4].lower() == "wss:"
+        try:
+            ws = await connect(
+                request.url,
+                subprotocols=list(request.subprotocols) or None,  # type: ignore[arg-type]
+                additional_headers=list(request.headers) or None,
+                compression=request.compression,
+                max_size=request.max_size,
+                proxy=request.proxy,  # type: ignore[arg-type]
+                ssl=request.ssl if secure else None,
+                open_timeout=None,
+                ping_interval=None,
+                ping_timeout=None,
+                close_timeout=request.close_timeout,
+                user_agent_header=_USER_AGENT,
+                **request.extra,  # type: ignore[arg-type]
+            )
+        except (OSError, TimeoutError):
+            raise
+        except Exception as exc:
+            translated = translate_connect_error(exc, request.url)
+            if translated is exc:
+                raise
+            raise translated from exc
+        return WebsocketsConnection(ws)
