@@ -50,7 +50,7 @@ UrlProvider: TypeAlias = Union[str, Callable[[], str], Callable[[], Awaitable[st
 Protocols: TypeAlias = Union[str, Sequence[str], None]
 ProtocolsProvider: TypeAlias = Union[Protocols, Callable[[], Protocols], Callable[[], Awaitable[Protocols]]]
 HeadersLike: TypeAlias = Union[Mapping[str, str], Sequence[tuple[str, str]]]
-HeadersProvider: TypeAlias = Union[HeadersLike, None, Callable[[], Any]]
+HeadersProvider: TypeAlias = Union[HeadersLike, Callable[[], Any], None]
 Listener: TypeAlias = Any  # a callable, a coroutine function, or an object with handle_event()
 
 #: Messages the pull-style API (recv / async for) holds before reading pauses.
@@ -81,9 +81,11 @@ def _check_protocols(value: object) -> list[str]:
 def _check_headers(value: object) -> list[tuple[str, str]]:
     if value is None:
         return []
-    items = value.items() if isinstance(value, Mapping) else value
+    items: Any = value.items() if isinstance(value, Mapping) else value
+    if isinstance(items, (str, bytes)):
+        raise TypeError("headers must be a dict of str to str or a list of (name, value) pairs")
     try:
-        pairs = [(name, val) for name, val in items]  # type: ignore[union-attr]
+        pairs = [(name, val) for name, val in items]
     except (TypeError, ValueError):
         raise TypeError("headers must be a dict of str to str or a list of (name, value) pairs") from None
     for name, val in pairs:
@@ -199,7 +201,12 @@ class ReconnectingWebSocket:
             raise TypeError("websocket must be a transport: an object with an async connect(request) method")
         if debug_logger is not None and not callable(debug_logger):
             raise TypeError("debug_logger must be a callable taking one str, or None")
-        for name, handler in (("on_open", on_open), ("on_message", on_message), ("on_close", on_close), ("on_error", on_error)):
+        for name, handler in (
+            ("on_open", on_open),
+            ("on_message", on_message),
+            ("on_close", on_close),
+            ("on_error", on_error),
+        ):
             if handler is not None and not (callable(handler) or callable(getattr(handler, "handle_event", None))):
                 raise TypeError(f"{name} must be a callable or an object with handle_event(event)")
 
@@ -563,29 +570,29 @@ class ReconnectingWebSocket:
             if event.type == "open":
                 self._wake(self._open_waiters)
         elif isinstance(action, StartAttempt):
-            link = _Link(action.attempt)
-            self._link = link
-            link.task = self._own(self._get_loop().create_task(self._attempt(link)), "connection")
+            new = _Link(action.attempt)
+            self._link = new
+            new.task = self._own(self._get_loop().create_task(self._attempt(new)), "connection")
         elif isinstance(action, SetTimer):
             self._cancel_timer(action.timer)
             self._timers[action.timer] = self._get_loop().call_later(action.delay, self._on_timer, action.timer)
         elif isinstance(action, CancelTimer):
             self._cancel_timer(action.timer)
         elif isinstance(action, Flush):
-            link = self._link
-            if link is None or link.attempt != action.attempt or link.detached:
+            current = self._link
+            if current is None or current.attempt != action.attempt or current.detached:
                 self._machine.requeue(action.messages)
             else:
-                link.pending.extend(action.messages)
-                link.wakeup.set()
+                current.pending.extend(action.messages)
+                current.wakeup.set()
         elif isinstance(action, CloseConnection):
             self._close_link(action)
         elif isinstance(action, CancelAttempt):
-            link = self._link
-            if link is not None and link.attempt == action.attempt:
-                link.detached = True
-                if link.task is not None:
-                    link.task.cancel()
+            cancelled = self._link
+            if cancelled is not None and cancelled.attempt == action.attempt:
+                cancelled.detached = True
+                if cancelled.task is not None:
+                    cancelled.task.cancel()
         elif isinstance(action, Finish):
             self._wake(self._recv_waiters)
             self._wake(self._open_waiters)

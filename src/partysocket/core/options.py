@@ -41,10 +41,7 @@ def _limit(name: str, value: object) -> float:
     if isinstance(value, float) and math.isinf(value) and value > 0:
         return math.inf
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(
-            f"{name} must be a non-negative int, or None (or math.inf) for unlimited; "
-            f"got {value!r}"
-        )
+        raise TypeError(f"{name} must be a non-negative int, or None (or math.inf) for unlimited; got {value!r}")
     if value < 0:
         raise ValueError(f"{name} must be >= 0 (or None for unlimited), got {value!r}")
     return float(value)

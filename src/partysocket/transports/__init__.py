@@ -1,5 +1,5 @@
 """Transports: the seam between a socket and a WebSocket implementation."""
 
-from .base import ConnectionEnded, ConnectRequest, Connection, Transport
+from .base import Connection, ConnectionEnded, ConnectRequest, Transport
 
 __all__ = ["ConnectRequest", "Connection", "ConnectionEnded", "Transport"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 
-import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import (
     ConnectionClosed,
@@ -18,6 +17,7 @@ from websockets.exceptions import (
     InvalidURI,
     WebSocketException,
 )
+from websockets.version import version as websockets_version
 
 from ..core.redact import redact_url
 from ..exceptions import ConnectionLost, HandshakeError, HandshakeRejected, PartySocketError
@@ -25,14 +25,16 @@ from .base import ConnectionEnded, ConnectRequest
 
 __all__ = ["WebsocketsTransport", "WebsocketsConnection"]
 
-_USER_AGENT = f"partysocket-python websockets/{websockets.__version__}"
+_USER_AGENT = f"partysocket-python websockets/{websockets_version}"
 
 
 def translate_connect_error(exc: BaseException, url: str) -> BaseException:
     """Map an exception from ``websockets.connect`` to one of ours."""
     if isinstance(exc, InvalidStatus):
         response = exc.response
-        return HandshakeRejected(response.status_code, dict(response.headers.raw_items()), bytes(response.body or b"")[:512])
+        return HandshakeRejected(
+            response.status_code, dict(response.headers.raw_items()), bytes(response.body or b"")[:512]
+        )
     if isinstance(exc, InvalidURI):
         return ValueError(f"invalid WebSocket URL {redact_url(url)!r}: {exc.msg}")
     if isinstance(exc, InvalidProxy):
