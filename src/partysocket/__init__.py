@@ -13,6 +13,7 @@ The top level is the asyncio flavour; ``partysocket.sync`` has the same
 classes for code without an event loop.
 """
 
+from .asyncio.party import PartySocket
 from .asyncio.socket import ReconnectingWebSocket, WebSocket
 from .core.machine import ReadyState
 from .events import CloseEvent, ErrorEvent, Event, MessageEvent, RetryEvent
@@ -26,6 +27,7 @@ CLOSING = ReadyState.CLOSING
 CLOSED = ReadyState.CLOSED
 
 __all__ = [
+    "PartySocket",
     "ReconnectingWebSocket",
     "WebSocket",
     "Event",
