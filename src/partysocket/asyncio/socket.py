@@ -707,8 +707,11 @@ class ReconnectingWebSocket:
                 message = pending.popleft()
                 try:
                     await conn.send(message)
+                except ConnectionEnded:
+                    pending.appendleft(message)  # not written: it goes out on the next connection
+                    return  # the reader reports the end
                 except BaseException:
-                    pending.appendleft(message)  # not fully written: it goes out again
+                    pending.appendleft(message)
                     raise
             if link.closing:
                 return
