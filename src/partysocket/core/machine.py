@@ -333,9 +333,7 @@ class Machine:
         """An open connection ended; ``code`` 1006 means abnormally."""
         if attempt != self.attempt or self.phase is not Phase.OPEN:
             return []
-        if self._uptime_reached():
-            self._retry_count = 0
-        self._opened_at = None
+        self._end_open()
         actions: list[Action] = []
         if code == 1006:
             if cause is None:
@@ -345,6 +343,12 @@ class Machine:
         return actions
 
     # -- internals -----------------------------------------------------------
+
+    def _end_open(self) -> None:
+        """The open connection is over: a stable one (``min_uptime``) resets the counter."""
+        if self._uptime_reached():
+            self._retry_count = 0
+        self._opened_at = None
 
     def _begin_attempt(self) -> list[Action]:
         self.attempt += 1
@@ -362,7 +366,7 @@ class Machine:
             actions += [CancelTimer(Timer.CONNECT), CancelAttempt(self.attempt)]
         elif phase is Phase.OPEN:
             actions.append(CloseConnection(self.attempt, code, reason, flush))
-        self._opened_at = None
+        self._end_open()
         if phase is Phase.CONNECTING or phase is Phase.OPEN:
             event = CloseEvent(code, reason, True, will_reconnect=will_reconnect)
             self.last_close = event
