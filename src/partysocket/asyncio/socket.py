@@ -521,9 +521,9 @@ class ReconnectingWebSocket:
         entries = self._listeners.get(event.type)
         if entries:
             for entry in list(entries):
+                if entry not in entries:
+                    continue  # removed by an earlier listener of this dispatch
                 if entry[1]:
-                    if entry not in entries:
-                        continue
                     entries.remove(entry)
                 self._call(entry[0], event)
 

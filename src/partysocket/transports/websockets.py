@@ -116,7 +116,7 @@ class WebsocketsTransport:
                 compression=request.compression,
                 max_size=request.max_size,
                 proxy=request.proxy,  # type: ignore[arg-type]
-                ssl=request.ssl if secure else None,
+                ssl=(request.ssl if request.ssl is not None else True) if secure else None,
                 open_timeout=None,
                 ping_interval=None,
                 ping_timeout=None,
