@@ -109,7 +109,7 @@ class PartySocket(ReconnectingWebSocket):
     @staticmethod
     def _build_address(fields: Mapping[str, Any], *, required: bool) -> RoomAddress | None:
         host = fields["host"]
-        if not host and not required:
+        if (host is None or host == "") and not required:
             return None
         return RoomAddress.create(
             host,

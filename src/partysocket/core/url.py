@@ -114,7 +114,12 @@ def is_local_host(host: str) -> bool:
 
 
 def encode_name(name: str) -> str:
-    """A room or party name made safe for a URL path segment."""
+    """A room or party name made safe for a URL path segment.
+
+    ``.`` and ``..`` are escaped too, so that no name is read as a dot segment.
+    """
+    if name in (".", ".."):
+        return "%2E" * len(name)
     return quote(name, safe=_NAME_SAFE)
 
 
@@ -174,7 +179,9 @@ class RoomAddress:
         secure_names: tuple[str, str] = ("ws", "wss"),
     ) -> RoomAddress:
         """Validate and normalise; ``protocol`` may be given as ws/wss or http/https."""
-        if not isinstance(host, str) or not host.strip():
+        if not isinstance(host, str):
+            raise TypeError(f"host must be a str such as 'localhost:1999', got {type(host).__name__}")
+        if not host.strip():
             raise ValueError(
                 "host must be a non-empty str such as 'my-project.my-user.partykit.dev' or 'localhost:1999'"
             )
@@ -194,6 +201,8 @@ class RoomAddress:
             raise ValueError(f"host {host!r} has no host name")
         scheme: str | None = None
         if protocol is not None:
+            if not isinstance(protocol, str):
+                raise TypeError(f"protocol must be a str ({secure_names[0]!r} or {secure_names[1]!r}) or None")
             if protocol not in ("ws", "wss", "http", "https"):
                 raise ValueError(f"protocol must be {secure_names[0]!r} or {secure_names[1]!r}, got {protocol!r}")
             scheme = _SCHEMES[str(protocol)]
