@@ -18,6 +18,7 @@ from partysocket.core.machine import (
     CancelTimer,
     CloseConnection,
     Dispatch,
+    DispatchRetry,
     Finish,
     Flush,
     Machine,
@@ -88,7 +89,7 @@ def state(m: Machine) -> ReadyState:
 
 
 def events(actions: Sequence[Action]) -> list[Event]:
-    return [action.event for action in actions if isinstance(action, Dispatch)]
+    return [action.event for action in actions if isinstance(action, (Dispatch, DispatchRetry))]
 
 
 def kinds(actions: Sequence[Action]) -> list[str]:
@@ -241,7 +242,7 @@ def test_retry_event_delay_matches_timer_and_retry_is_before_timer() -> None:
     m, _ = make(min_reconnection_delay=2.0)
     m.start()
     actions = fail_now(m)
-    retry_index = next(i for i, a in enumerate(actions) if isinstance(a, Dispatch) and a.event.type == "retry")
+    retry_index = next(i for i, a in enumerate(actions) if isinstance(a, DispatchRetry))
     timer_index = next(i for i, a in enumerate(actions) if isinstance(a, SetTimer))
     close_index = next(i for i, a in enumerate(actions) if isinstance(a, Dispatch) and a.event.type == "close")
     assert close_index < retry_index < timer_index
@@ -479,7 +480,12 @@ def test_max_retries_with_failures_before_the_network() -> None:
         assert kinds(fail_now(m, reached=False)) == ["error", "retry"]
         retry_timer(m)
     actions = fail_now(m, reached=False)
-    assert kinds(actions) == ["error"]
+    # Giving up always ends with a close event that says no retry follows.
+    assert kinds(actions) == ["error", "close"]
+    final = events(actions)[-1]
+    assert isinstance(final, CloseEvent)
+    assert (final.code, final.was_clean, final.will_reconnect) == (1006, False, False)
+    assert m.last_close is final
     assert actions[-1] == Finish()
     assert phase(m) is Phase.STOPPED
     assert m.retry_count == 2
@@ -1202,6 +1208,8 @@ class MachineModel(RuleBasedStateMachine):
                 self.wire = []
                 self.connection = None
                 self.opened_at = None
+            elif isinstance(action, DispatchRetry):
+                assert m.retry_pending(action.attempt)
             elif isinstance(action, Dispatch):
                 self.dispatched(action.event)
                 if action.event.type == "open":

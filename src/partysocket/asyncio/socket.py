@@ -26,6 +26,7 @@ from ..core.machine import (
     CancelTimer,
     CloseConnection,
     Dispatch,
+    DispatchRetry,
     Finish,
     Flush,
     Machine,
@@ -569,6 +570,11 @@ class ReconnectingWebSocket:
             self._dispatch(event)
             if event.type == "open":
                 self._wake(self._open_waiters)
+        elif isinstance(action, DispatchRetry):
+            if self._machine.retry_pending(action.attempt):
+                if self._options.debug:
+                    self._debug_event(action.event)
+                self._dispatch(action.event)
         elif isinstance(action, StartAttempt):
             new = _Link(action.attempt)
             self._link = new

@@ -21,7 +21,7 @@ def retry_delay(
     supplied by the caller, so the factor is uniform in ``(1 - jitter, 1]``.
     Retry 0 (the first attempt, or one right after ``reconnect()``) has no delay.
     """
-    if retry <= 0:
+    if retry <= 0 or min_delay <= 0:
         return 0.0
     try:
         delay = min_delay * grow_factor ** (retry - 1)

@@ -24,6 +24,7 @@ Inputs and what to collect next:
   writes the message to the open connection now; otherwise it was buffered
   or dropped, and :meth:`take_warnings` has any warning to log.
 * :meth:`timer_fired`: a timer set by a :class:`SetTimer` action expired.
+* :meth:`retry_pending`: asked when carrying out a :class:`DispatchRetry`.
 * :meth:`attempt_resolved`: the attempt's providers gave a URL and the
   driver is about to reach the network.
 * :meth:`attempt_failed`: the attempt failed (provider error, refused
@@ -65,6 +66,7 @@ __all__ = [
     "Flush",
     "CloseConnection",
     "Dispatch",
+    "DispatchRetry",
     "Finish",
 ]
 
@@ -157,11 +159,26 @@ class Dispatch:
 
 
 @dataclass(frozen=True, slots=True)
+class DispatchRetry:
+    """Dispatch the ``retry`` event, unless :meth:`Machine.retry_pending` is now False.
+
+    A listener of an earlier event may have called ``close()`` or
+    ``reconnect()`` in the meantime; the announced retry is then not going to
+    happen and must not be announced.
+    """
+
+    event: RetryEvent
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
     """The socket is now closed for good: wake everyone waiting for a message or an open."""
 
 
-Action = StartAttempt | CancelAttempt | SetTimer | CancelTimer | Flush | CloseConnection | Dispatch | Finish
+Action = (
+    StartAttempt | CancelAttempt | SetTimer | CancelTimer | Flush | CloseConnection | Dispatch | DispatchRetry | Finish
+)
 
 
 class Machine:
@@ -216,6 +233,10 @@ class Machine:
         if self.phase is Phase.OPEN and self._uptime_reached():
             return 0
         return self._retry_count
+
+    def retry_pending(self, attempt: int) -> bool:
+        """Whether the retry scheduled after ``attempt`` is still going to happen."""
+        return attempt == self.attempt and self.phase is Phase.WAITING
 
     def is_current(self, attempt: int) -> bool:
         return attempt == self.attempt and self.phase is Phase.CONNECTING
@@ -374,13 +395,23 @@ class Machine:
         return actions
 
     def _failed(self, error: BaseException, reason: str) -> list[Action]:
-        """An attempt failed: error, then close 1006 if the network was reached."""
+        """An attempt failed: error, then close 1006 if the network was reached.
+
+        A failure before the network dispatches no close event, unless the
+        socket gives up on it: giving up always ends with a close event whose
+        ``will_reconnect`` is False, so listeners and ``ConnectionClosed.event``
+        never see a stale "will reconnect".
+        """
         actions: list[Action] = [Dispatch(ErrorEvent(error))]
         if self._reached_network:
             actions += self._closed(CloseEvent(1006, reason, False, cause=error))
-        else:
-            actions += self._retry_or_give_up()
-        return actions
+            return actions
+        follow = self._retry_or_give_up()
+        if self.phase is Phase.STOPPED:
+            event = CloseEvent(1006, reason, False, will_reconnect=False, cause=error)
+            self.last_close = event
+            actions.append(Dispatch(event))
+        return actions + follow
 
     def _closed(self, event: CloseEvent) -> list[Action]:
         self.last_close = event
@@ -406,4 +437,4 @@ class Machine:
             draw=self._random() if options.jitter else 0.0,
         )
         self.phase = Phase.WAITING
-        return [Dispatch(RetryEvent(self._retry_count, delay)), SetTimer(Timer.RETRY, delay)]
+        return [DispatchRetry(RetryEvent(self._retry_count, delay), self.attempt), SetTimer(Timer.RETRY, delay)]
