@@ -565,6 +565,9 @@ class ReconnectingWebSocket:
     def _execute(self, action: Action) -> None:
         if isinstance(action, Dispatch):
             event = action.event
+            if isinstance(event, CloseEvent) and event.will_reconnect and self._machine.closed_for_good:
+                # A listener of an earlier event closed the socket for good meanwhile.
+                event.will_reconnect = False
             if self._options.debug:
                 self._debug_event(event)
             self._dispatch(event)
