@@ -125,10 +125,16 @@ class Cli:
             self.proc.stdin.close()
         return code, self.seen["stdout"], self.seen["stderr"]
 
-    def kill(self) -> None:
+    def cleanup(self) -> None:
+        """Kill the process if it still runs, then release its pipes and reader threads."""
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait(TIMEOUT)
+        self.proc.wait(TIMEOUT)
+        for reader in self._readers:
+            reader.join(TIMEOUT)
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
 
 
 @pytest.fixture
@@ -141,10 +147,7 @@ def cli() -> Iterator[Callable[..., Cli]]:
 
     yield start
     for process in started:
-        process.kill()
-        for stream in (process.proc.stdin, process.proc.stdout, process.proc.stderr):
-            if stream is not None:
-                stream.close()
+        process.cleanup()
 
 
 def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
