@@ -167,4 +167,3 @@ async def free_port() -> int:
     server.close()
     await server.wait_closed()
     return port
-
