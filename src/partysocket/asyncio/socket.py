@@ -257,8 +257,9 @@ class ReconnectingWebSocket:
             if not self._options.start_closed:
                 raise RuntimeError(
                     "ReconnectingWebSocket must be created inside a running asyncio event loop "
-                    "(in an 'async def' run by asyncio.run()); without one, use partysocket.sync, "
-                    "or pass start_closed=True and call reconnect() from the loop later"
+                    "(create it inside an 'async def' function run by asyncio.run()), or pass "
+                    "start_closed=True and call reconnect() from the loop later; code without an event "
+                    "loop will use partysocket.sync (the thread-backed twin, not in this release yet)"
                 ) from None
             self._loop = None
         if not self._options.start_closed:
