@@ -18,7 +18,6 @@ from partysocket.core.machine import (
     CancelTimer,
     CloseConnection,
     Dispatch,
-    DispatchRetry,
     Finish,
     Flush,
     Machine,
@@ -89,7 +88,7 @@ def state(m: Machine) -> ReadyState:
 
 
 def events(actions: Sequence[Action]) -> list[Event]:
-    return [action.event for action in actions if isinstance(action, (Dispatch, DispatchRetry))]
+    return [action.event for action in actions if isinstance(action, Dispatch)]
 
 
 def kinds(actions: Sequence[Action]) -> list[str]:
@@ -242,7 +241,7 @@ def test_retry_event_delay_matches_timer_and_retry_is_before_timer() -> None:
     m, _ = make(min_reconnection_delay=2.0)
     m.start()
     actions = fail_now(m)
-    retry_index = next(i for i, a in enumerate(actions) if isinstance(a, DispatchRetry))
+    retry_index = next(i for i, a in enumerate(actions) if isinstance(a, Dispatch) and a.event.type == "retry")
     timer_index = next(i for i, a in enumerate(actions) if isinstance(a, SetTimer))
     close_index = next(i for i, a in enumerate(actions) if isinstance(a, Dispatch) and a.event.type == "close")
     assert close_index < retry_index < timer_index
@@ -1208,9 +1207,8 @@ class MachineModel(RuleBasedStateMachine):
                 self.wire = []
                 self.connection = None
                 self.opened_at = None
-            elif isinstance(action, DispatchRetry):
-                assert m.retry_pending(action.attempt)
             elif isinstance(action, Dispatch):
+                assert m.settle(action)
                 self.dispatched(action.event)
                 if action.event.type == "open":
                     seen_open = True
@@ -1477,3 +1475,30 @@ MachineModel.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestMachineModel = MachineModel.TestCase
+
+
+def test_settle_drops_a_retry_event_after_close_and_downgrades_the_close_event() -> None:
+    """A listener that calls close() between decision and dispatch wins (Machine.settle)."""
+    m, _ = make(min_reconnection_delay=1.0)
+    m.start()
+    actions = fail_now(m)
+    dispatches = [a for a in actions if isinstance(a, Dispatch)]
+    close = next(a for a in dispatches if isinstance(a.event, CloseEvent))
+    retry = next(a for a in dispatches if isinstance(a.event, RetryEvent))
+    assert isinstance(close.event, CloseEvent) and close.event.will_reconnect is True
+    m.close()  # as if the error listener called close()
+    assert m.settle(close) is True
+    assert close.event.will_reconnect is False
+    assert m.settle(retry) is False
+
+
+def test_settle_drops_a_retry_event_after_reconnect_but_keeps_the_close_promise() -> None:
+    m, _ = make(min_reconnection_delay=1.0)
+    m.start()
+    actions = fail_now(m)
+    close = next(a for a in actions if isinstance(a, Dispatch) and isinstance(a.event, CloseEvent))
+    retry = next(a for a in actions if isinstance(a, Dispatch) and isinstance(a.event, RetryEvent))
+    m.reconnect()
+    assert m.settle(close) is True
+    assert isinstance(close.event, CloseEvent) and close.event.will_reconnect is True
+    assert m.settle(retry) is False

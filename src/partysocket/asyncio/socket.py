@@ -26,7 +26,6 @@ from ..core.machine import (
     CancelTimer,
     CloseConnection,
     Dispatch,
-    DispatchRetry,
     Finish,
     Flush,
     Machine,
@@ -565,20 +564,14 @@ class ReconnectingWebSocket:
 
     def _execute(self, action: Action) -> None:
         if isinstance(action, Dispatch):
+            if not self._machine.settle(action):
+                return
             event = action.event
-            if isinstance(event, CloseEvent) and event.will_reconnect and self._machine.closed_for_good:
-                # A listener of an earlier event closed the socket for good meanwhile.
-                event.will_reconnect = False
             if self._options.debug:
                 self._debug_event(event)
             self._dispatch(event)
             if event.type == "open":
                 self._wake(self._open_waiters)
-        elif isinstance(action, DispatchRetry):
-            if self._machine.retry_pending(action.attempt):
-                if self._options.debug:
-                    self._debug_event(action.event)
-                self._dispatch(action.event)
         elif isinstance(action, StartAttempt):
             new = _Link(action.attempt)
             self._link = new

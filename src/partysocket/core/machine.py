@@ -24,7 +24,8 @@ Inputs and what to collect next:
   writes the message to the open connection now; otherwise it was buffered
   or dropped, and :meth:`take_warnings` has any warning to log.
 * :meth:`timer_fired`: a timer set by a :class:`SetTimer` action expired.
-* :meth:`retry_pending`: asked when carrying out a :class:`DispatchRetry`.
+* :meth:`settle`: call it for every :class:`Dispatch` just before dispatching;
+  skip the event when it returns False.
 * :meth:`attempt_resolved`: the attempt's providers gave a URL and the
   driver is about to reach the network.
 * :meth:`attempt_failed`: the attempt failed (provider error, refused
@@ -66,7 +67,6 @@ __all__ = [
     "Flush",
     "CloseConnection",
     "Dispatch",
-    "DispatchRetry",
     "Finish",
 ]
 
@@ -153,22 +153,14 @@ class CloseConnection:
 
 @dataclass(frozen=True, slots=True)
 class Dispatch:
-    """Dispatch ``event`` to the handlers and listeners."""
+    """Dispatch ``event`` to the handlers and listeners if :meth:`Machine.settle` agrees.
 
-    event: Event
-
-
-@dataclass(frozen=True, slots=True)
-class DispatchRetry:
-    """Dispatch the ``retry`` event, unless :meth:`Machine.retry_pending` is now False.
-
-    A listener of an earlier event may have called ``close()`` or
-    ``reconnect()`` in the meantime; the announced retry is then not going to
-    happen and must not be announced.
+    ``attempt`` is the attempt the event was decided for (0 for events that
+    do not depend on one).
     """
 
-    event: RetryEvent
-    attempt: int
+    event: Event
+    attempt: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,9 +168,7 @@ class Finish:
     """The socket is now closed for good: wake everyone waiting for a message or an open."""
 
 
-Action = (
-    StartAttempt | CancelAttempt | SetTimer | CancelTimer | Flush | CloseConnection | Dispatch | DispatchRetry | Finish
-)
+Action = StartAttempt | CancelAttempt | SetTimer | CancelTimer | Flush | CloseConnection | Dispatch | Finish
 
 
 class Machine:
@@ -237,6 +227,21 @@ class Machine:
     def retry_pending(self, attempt: int) -> bool:
         """Whether the retry scheduled after ``attempt`` is still going to happen."""
         return attempt == self.attempt and self.phase is Phase.WAITING
+
+    def settle(self, action: Dispatch) -> bool:
+        """Bring a queued event up to date just before it is dispatched; False: drop it.
+
+        Between the decision and the dispatch, a listener of an earlier event may
+        have called ``close()`` or ``reconnect()``. A ``retry`` event whose retry
+        will no longer happen is dropped; a ``close`` event that promised a
+        reconnection no longer does once the socket is closed for good.
+        """
+        event = action.event
+        if isinstance(event, RetryEvent):
+            return self.retry_pending(action.attempt)
+        if isinstance(event, CloseEvent) and event.will_reconnect and self.closed_for_good:
+            event.will_reconnect = False
+        return True
 
     def is_current(self, attempt: int) -> bool:
         return attempt == self.attempt and self.phase is Phase.CONNECTING
@@ -437,4 +442,4 @@ class Machine:
             draw=self._random() if options.jitter else 0.0,
         )
         self.phase = Phase.WAITING
-        return [DispatchRetry(RetryEvent(self._retry_count, delay), self.attempt), SetTimer(Timer.RETRY, delay)]
+        return [Dispatch(RetryEvent(self._retry_count, delay), self.attempt), SetTimer(Timer.RETRY, delay)]
