@@ -53,6 +53,8 @@ HeadersLike: TypeAlias = Union[Mapping[str, str], Sequence[tuple[str, str]]]
 HeadersProvider: TypeAlias = Union[HeadersLike, Callable[[], Any], None]
 Listener: TypeAlias = Any  # a callable, a coroutine function, or an object with handle_event()
 
+_EMPTY = object()  # _try_recv found nothing
+
 #: Messages the pull-style API (recv / async for) holds before reading pauses.
 RECV_QUEUE_SIZE = 256
 
@@ -245,6 +247,10 @@ class ReconnectingWebSocket:
 
         self._inbox: deque[Message] = deque()
         self._inbox_active = False
+        #: Called on the loop's thread when a message is queued or the socket closes for good.
+        self._inbox_hook: Callable[[], None] | None = None
+        #: What ``event.target`` is set to (the sync twin sets itself).
+        self._target: Any = self
         self._recv_waiters: list[asyncio.Future[None]] = []
         self._space_waiter: asyncio.Future[None] | None = None
         self._open_waiters: list[asyncio.Future[None]] = []
@@ -440,18 +446,10 @@ class ReconnectingWebSocket:
         Raises :class:`~partysocket.ConnectionClosed` once the socket is closed
         for good and every message already received has been returned.
         """
-        self._inbox_active = True
         while True:
-            if self._inbox:
-                data = self._inbox.popleft()
-                waiter = self._space_waiter
-                if waiter is not None and len(self._inbox) < RECV_QUEUE_SIZE:
-                    self._space_waiter = None
-                    if not waiter.done():
-                        waiter.set_result(None)
-                return data
-            if self._machine.closed_for_good:
-                raise ConnectionClosed(self._machine.last_close)
+            data = self._try_recv()
+            if data is not _EMPTY:
+                return data  # type: ignore[return-value]
             future = self._get_loop().create_future()
             self._recv_waiters.append(future)
             try:
@@ -459,6 +457,24 @@ class ReconnectingWebSocket:
             finally:
                 if future in self._recv_waiters:
                     self._recv_waiters.remove(future)
+
+    def _try_recv(self) -> str | bytes | object:
+        """The next received message, or ``_EMPTY``; raises once closed for good and empty.
+
+        Runs on the loop's thread; shared by :meth:`recv` and the sync twin.
+        """
+        self._inbox_active = True
+        if self._inbox:
+            data = self._inbox.popleft()
+            waiter = self._space_waiter
+            if waiter is not None and len(self._inbox) < RECV_QUEUE_SIZE:
+                self._space_waiter = None
+                if not waiter.done():
+                    waiter.set_result(None)
+            return data
+        if self._machine.closed_for_good:
+            raise ConnectionClosed(self._machine.last_close)
+        return _EMPTY
 
     def __aiter__(self) -> ReconnectingWebSocket:
         self._inbox_active = True
@@ -513,7 +529,7 @@ class ReconnectingWebSocket:
     dispatchEvent = dispatch_event
 
     def _dispatch(self, event: Event) -> None:
-        event.target = self
+        event.target = self._target
         name = _LEVEL0.get(event.type)
         if name is not None:
             handler = getattr(self, name, None)
@@ -599,6 +615,8 @@ class ReconnectingWebSocket:
         elif isinstance(action, Finish):
             self._wake(self._recv_waiters)
             self._wake(self._open_waiters)
+            if self._inbox_hook is not None:
+                self._inbox_hook()
 
     def _on_timer(self, timer: Timer) -> None:
         self._timers.pop(timer, None)
@@ -697,6 +715,8 @@ class ReconnectingWebSocket:
             self._inbox.append(data)
             if self._recv_waiters:
                 self._wake(self._recv_waiters)
+            if self._inbox_hook is not None:
+                self._inbox_hook()
         if self.onmessage is not None or "message" in self._listeners:
             self._dispatch(MessageEvent(data))
 
