@@ -7,6 +7,7 @@ from tests.servers import TestServer
 async def test_buffered_then_live_roundtrip() -> None:
     async with TestServer() as server:
         ws = partysocket.ReconnectingWebSocket(server.url, min_reconnection_delay=0.05)
+        ws.__aiter__()  # collect messages for recv() from the start
         assert ws.send("buffered") is False
         await ws.wait_open(5)
         assert ws.send("live") is True
