@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, ClassVar, TypeAlias, Union
+from typing import Any, ClassVar, TypeAlias, TypeVar, Union
 
 from ..core.buffer import Message, message_size
 from ..core.machine import (
@@ -45,6 +45,7 @@ from ..transports.base import Connection, ConnectionEnded, ConnectRequest, Trans
 __all__ = ["ReconnectingWebSocket", "WebSocket", "UrlProvider", "ProtocolsProvider", "Listener"]
 
 logger = logging.getLogger("partysocket")
+_S = TypeVar("_S", bound="ReconnectingWebSocket")
 
 UrlProvider: TypeAlias = Union[str, Callable[[], str], Callable[[], Awaitable[str]]]
 Protocols: TypeAlias = Union[str, Sequence[str], None]
@@ -68,6 +69,18 @@ async def _resolve(value: Any) -> Any:
     if inspect.isawaitable(value):
         value = await value
     return value
+
+
+def as_message(data: object) -> Message:
+    """``data`` as a message to send: ``str`` or ``bytes`` (bytes-like data is copied)."""
+    if isinstance(data, (str, bytes)):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError(
+        f"send() takes str, bytes, bytearray or memoryview, not {type(data).__name__}; "
+        "serialise other objects first (for example json.dumps(obj))"
+    )
 
 
 def _check_protocols(value: object) -> list[str]:
@@ -351,16 +364,7 @@ class ReconnectingWebSocket:
         before its ``open`` event. ``str`` is sent as a text frame, bytes-like
         data as a binary frame.
         """
-        message: Message
-        if isinstance(data, (str, bytes)):
-            message = data
-        elif isinstance(data, (bytearray, memoryview)):
-            message = bytes(data)
-        else:
-            raise TypeError(
-                f"send() takes str, bytes, bytearray or memoryview, not {type(data).__name__}; "
-                "serialise other objects first (for example json.dumps(obj))"
-            )
+        message = as_message(data)
         outcome = self._machine.send(message)
         if outcome is SendOutcome.WRITE:
             link = self._link
@@ -476,7 +480,7 @@ class ReconnectingWebSocket:
             raise ConnectionClosed(self._machine.last_close)
         return _EMPTY
 
-    def __aiter__(self) -> ReconnectingWebSocket:
+    def __aiter__(self: _S) -> _S:
         self._inbox_active = True
         return self
 
@@ -486,7 +490,7 @@ class ReconnectingWebSocket:
         except ConnectionClosed:
             raise StopAsyncIteration from None
 
-    async def __aenter__(self) -> ReconnectingWebSocket:
+    async def __aenter__(self: _S) -> _S:
         self._inbox_active = True
         await self.wait_open()
         return self
@@ -682,12 +686,13 @@ class ReconnectingWebSocket:
     async def _read_loop(self, link: _Link, conn: Connection) -> None:
         ended: ConnectionEnded | None = None
         try:
-            while not link.detached:
+            while True:
                 data = await conn.recv()
                 if link.detached:
-                    break
+                    # Closing: keep reading (and dropping) so the peer's close frame gets through.
+                    continue
                 self._on_message(data)
-                if self._inbox_active and len(self._inbox) >= RECV_QUEUE_SIZE:
+                if self._inbox_active and len(self._inbox) >= RECV_QUEUE_SIZE and not link.detached:
                     self._space_waiter = waiter = self._get_loop().create_future()
                     await waiter
         except ConnectionEnded as exc:
@@ -778,6 +783,9 @@ class ReconnectingWebSocket:
             return
         link.detached = True
         link.closing = True
+        waiter, self._space_waiter = self._space_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)  # the reader stops waiting for room in the inbox
         if not action.flush:
             self._machine.requeue(list(link.pending))
             link.pending.clear()

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
 from ..asyncio import socket as _aio
+from ..core.buffer import message_size as _message_size
 from ..core.machine import ReadyState
 from ..events import Event
 from ..exceptions import ConnectionClosed
@@ -24,6 +26,7 @@ from ._runner import LoopThread
 __all__ = ["ReconnectingWebSocket", "WebSocket"]
 
 T = TypeVar("T")
+_S = TypeVar("_S", bound="ReconnectingWebSocket")
 
 _LEVEL0 = ("onopen", "onmessage", "onclose", "onerror", "onretry")
 
@@ -64,6 +67,9 @@ class ReconnectingWebSocket:
         self._args = args
         self._kwargs = kwargs
         self._arrived = threading.Event()
+        #: Messages from send() calls on other threads, on their way to the loop thread.
+        self._outbox: deque[str | bytes] = deque()
+        self._flush_scheduled = False
         self._runner = LoopThread.acquire()
         self._held = True
         try:
@@ -108,6 +114,7 @@ class ReconnectingWebSocket:
             setattr(inner, name, getattr(old, name))
         inner._listeners = {kind: [list(entry) for entry in entries] for kind, entries in old._listeners.items()}
         inner.binary_type = old.binary_type
+        self._flush()  # anything queued while no loop ran goes into the old buffer first
         for message in old.drain_queued_messages():
             runner.call(inner.send, message)
         self._inner = inner
@@ -157,7 +164,7 @@ class ReconnectingWebSocket:
     @property
     def buffered_amount(self) -> int:
         """UTF-8 bytes buffered by ``send()`` and not yet written to the network."""
-        return self._call(lambda: self._inner.buffered_amount)
+        return self._call(lambda: sum(_message_size(m) for m in list(self._outbox)) + self._inner.buffered_amount)
 
     @property
     def retry_count(self) -> int:
@@ -181,10 +188,34 @@ class ReconnectingWebSocket:
     # -- non-blocking calls ------------------------------------------------------
 
     def send(self, data: str | bytes | bytearray | memoryview) -> bool:
-        """Send ``data`` (thread-safe): ``True`` if handed to the open connection, ``False`` if buffered."""
-        if isinstance(data, (bytearray, memoryview)):
-            data = bytes(data)  # copy now: the caller may reuse its buffer
-        return self._call(self._inner.send, data)
+        """Send ``data`` without blocking (thread-safe; each thread's messages keep their order).
+
+        Returns ``True`` when the socket is OPEN (the message goes to the open
+        connection, or back into the buffer if that connection drops at that very
+        moment: it is never lost) and ``False`` when it is buffered.
+        """
+        message = _aio.as_message(data)  # type errors surface here; bytes-like data is copied now
+        if self._runner.in_loop_thread():
+            self._flush()
+            return self._inner.send(message)
+        opened = self._inner.ready_state == ReadyState.OPEN
+        self._outbox.append(message)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            try:
+                self._runner.loop.call_soon_threadsafe(self._flush)
+            except RuntimeError:  # no loop runs this socket (closed): buffer it here
+                self._flush()
+                return False
+        return opened
+
+    def _flush(self) -> None:
+        """Hand the messages queued by other threads to the asyncio socket, in order."""
+        self._flush_scheduled = False
+        outbox = self._outbox
+        send = self._inner.send
+        while outbox:
+            send(outbox.popleft())
 
     def reconnect(self, code: int | None = None, reason: str | None = None) -> None:
         """Close the current connection (one ``close`` event) and connect again at once."""
@@ -193,7 +224,12 @@ class ReconnectingWebSocket:
 
     def drain_queued_messages(self) -> list[str | bytes]:
         """Remove and return the messages buffered and not yet sent."""
-        return self._call(self._inner.drain_queued_messages)
+
+        def drain() -> list[str | bytes]:
+            self._flush()
+            return self._inner.drain_queued_messages()
+
+        return self._call(drain)
 
     drainQueuedMessages = drain_queued_messages
 
@@ -221,8 +257,8 @@ class ReconnectingWebSocket:
         The ``close`` event has been dispatched when this returns. Called from
         a handler (on the partysocket thread) it does not wait. Idempotent.
         """
-        if self._runner.in_loop_thread():
-            self._inner.close(code, reason)
+        if self._runner.in_loop_thread() or not self._held:
+            self._call(self._inner.close, code, reason)
         else:
             self._runner.run(self._inner.aclose(code, reason))
         self._let_go()
@@ -255,7 +291,7 @@ class ReconnectingWebSocket:
                 raise TimeoutError(f"no message within {timeout:g} s")
             self._arrived.wait(remaining)
 
-    def __iter__(self) -> ReconnectingWebSocket:
+    def __iter__(self: _S) -> _S:
         self._call(self._activate)
         return self
 
@@ -268,7 +304,7 @@ class ReconnectingWebSocket:
     def _activate(self) -> None:
         self._inner._inbox_active = True
 
-    def __enter__(self) -> ReconnectingWebSocket:
+    def __enter__(self: _S) -> _S:
         self._call(self._activate)
         self.wait_open()
         return self
