@@ -275,9 +275,9 @@ class ReconnectingWebSocket:
             if not self._options.start_closed:
                 raise RuntimeError(
                     "ReconnectingWebSocket must be created inside a running asyncio event loop "
-                    "(create it inside an 'async def' function run by asyncio.run()), or pass "
-                    "start_closed=True and call reconnect() from the loop later; code without an event "
-                    "loop will use partysocket.sync (the thread-backed twin, not in this release yet)"
+                    "(create it inside an 'async def' function run by asyncio.run()); code without an "
+                    "event loop should use partysocket.sync.ReconnectingWebSocket, the blocking twin; or pass "
+                    "start_closed=True and call reconnect() from the loop later"
                 ) from None
             self._loop = None
         if not self._options.start_closed:
