@@ -1,0 +1,1 @@
+"""Benchmarks: partysocket against other WebSocket clients, side by side (``python -m bench``)."""
