@@ -1,4 +1,8 @@
-"""The ``partysocket`` command, run as a real subprocess against a real RoomServer."""
+"""The ``partysocket`` command, run as a real subprocess against a real room server.
+
+The room server is the ``party_server`` fixture of our own pytest plugin
+(``partysocket.testing``): a RoomServer on its own thread, with fault switches.
+"""
 
 from __future__ import annotations
 
@@ -6,60 +10,25 @@ import asyncio
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
-from typing import IO, Any, TypeVar
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from partysocket.cli import main
-from partysocket.server import RoomServer
+from partysocket.testing import PartyServer
 from tests.servers import TIMEOUT, free_port
 
-T = TypeVar("T")
-
 posix_only = pytest.mark.skipif(os.name != "posix", reason="sends POSIX signals")
-
-
-class ServerThread:
-    """A RoomServer running on its own event loop in a background thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.server = RoomServer()
-        self.call(self.server.start)
-
-    def call(self, function: Callable[[], Coroutine[Any, Any, T]]) -> T:
-        return asyncio.run_coroutine_threadsafe(function(), self.loop).result(TIMEOUT)
-
-    def wait_until(self, predicate: Callable[[], bool]) -> None:
-        self.call(lambda: self.server.wait_until(predicate, TIMEOUT))
-
-    def url(self, room: str = "lobby", conn_id: str | None = None) -> str:
-        return self.server.room_url(room) + (f"?_pk={conn_id}" if conn_id else "")
-
-    def close(self) -> None:
-        self.call(self.server.stop)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(TIMEOUT)
-        self.loop.close()
-
-
-@pytest.fixture
-def room_server() -> Iterator[ServerThread]:
-    server = ServerThread()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 class Cli:
@@ -156,17 +125,32 @@ def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     )
 
 
+def url(server: PartyServer, conn_id: str | None = None, room: str = "lobby") -> str:
+    return server.url(room) + (f"?_pk={conn_id}" if conn_id else "")
+
+
+ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
+def events(lines: list[str]) -> list[dict[str, Any]]:
+    """``--json`` lines, each checked for its ISO timestamp, which is then removed."""
+    records = [json.loads(line) for line in lines]
+    for record in records:
+        assert ISO_TIME.fullmatch(record.pop("time")), record
+    return records
+
+
 # -- connect ---------------------------------------------------------------------
 
 
 def test_connect_sends_stdin_lines_and_prints_received_messages(
-    room_server: ServerThread, cli: Callable[..., Cli]
+    party_server: PartyServer, cli: Callable[..., Cli]
 ) -> None:
-    with connect(room_server.url(conn_id="peer")) as peer:
-        room_server.wait_until(lambda: room_server.server.rooms == {"main/lobby": {"peer"}})
-        process = cli("connect", room_server.url(conn_id="cli"))
+    with connect(url(party_server, "peer")) as peer:
+        party_server.wait_for(lambda: party_server.connections("lobby") == {"peer"})
+        process = cli("connect", url(party_server, "cli"))
         assert process.expect("stderr", "connected to ws://127.0.0.1:").endswith("/parties/main/lobby?_pk=***")
-        room_server.wait_until(lambda: room_server.server.rooms == {"main/lobby": {"peer", "cli"}})
+        party_server.wait_for(lambda: party_server.connections("lobby") == {"peer", "cli"})
 
         peer.send("hello from the peer")
         assert process.expect("stdout", "hello") == "hello from the peer"
@@ -181,18 +165,98 @@ def test_connect_sends_stdin_lines_and_prints_received_messages(
     assert stderr[-1] == "disconnected (code 1000)"
 
 
+@pytest.mark.party_server(echo=True)
+def test_piped_stdin_lingers_so_replies_are_printed(party_server: PartyServer) -> None:
+    result = run("connect", url(party_server), stdin="a\nb\n")  # printf 'a\nb\n' | partysocket connect URL
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["a", "b"]  # the echoes, printed during --linger (1 s)
+
+
+def test_linger_ends_early_when_the_server_closes(party_server: PartyServer, cli: Callable[..., Cli]) -> None:
+    process = cli("connect", url(party_server, "cli"), "--linger", "60")
+    process.write("ping\n")
+    process.close_stdin()
+    party_server.wait_for(lambda: party_server.messages("lobby") == ["ping"])
+    party_server.drop_all(code=1001, reason="bye")
+    code, _, stderr = process.wait()  # well before the 60 s linger (wait() fails after TIMEOUT)
+    assert code == 0
+    assert "disconnected (code 1001) bye" in stderr
+    assert not any("reconnecting" in line for line in stderr)
+
+
+def test_linger_0_closes_right_after_the_flush(party_server: PartyServer) -> None:
+    result = run("connect", url(party_server, "cli"), "--linger", "0", stdin="one\n")
+    assert result.returncode == 0, result.stderr
+    assert party_server.messages("lobby") == ["one"]
+
+
 def test_connect_at_end_of_stdin_waits_for_the_connection_and_flushes(
-    room_server: ServerThread, cli: Callable[..., Cli]
+    party_server: PartyServer, cli: Callable[..., Cli]
 ) -> None:
-    room_server.call(room_server.server.stop)  # nothing listens: the lines get buffered
-    process = cli("connect", room_server.url(conn_id="cli"), "--min-delay", "0.05", "--max-delay", "0.1")
+    party_server.refuse(503)  # the lines get buffered
+    process = cli("connect", url(party_server, "cli"), "--min-delay", "0.05", "--max-delay", "0.1", "--linger", "0")
     process.write("one\ntwo\nthree")  # the last line has no newline
     process.close_stdin()
     process.expect("stderr", "reconnecting in")
-    room_server.call(room_server.server.start)  # same port
+    party_server.resume()
     code, _, stderr = process.wait()
     assert code == 0, stderr
-    assert room_server.server.messages == {"main/lobby": ["one", "two", "three"]}
+    assert party_server.messages("lobby") == ["one", "two", "three"]
+    assert any("503" in line for line in stderr)
+
+
+def test_send_file_sends_its_lines_and_ignores_stdin(party_server: PartyServer, tmp_path: Path) -> None:
+    lines = tmp_path / "lines.txt"
+    lines.write_text("alpha\nbeta\r\ngamma\n", encoding="utf-8")
+    result = run("connect", url(party_server, "cli"), "--send", str(lines), "--linger", "0", stdin="not sent\n")
+    assert result.returncode == 0, result.stderr
+    assert party_server.messages("lobby") == ["alpha", "beta", "gamma"]
+
+
+def test_send_a_missing_file_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = run("connect", "ws://127.0.0.1:1/x", "--send", str(tmp_path / "missing.txt"))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"error: cannot read {tmp_path / 'missing.txt'}: No such file or directory"]
+
+
+def test_headers_and_subprotocols_reach_the_server(party_server: PartyServer, cli: Callable[..., Cli]) -> None:
+    process = cli(
+        "connect",
+        url(party_server, "cli"),
+        "--header",
+        "Authorization: Bearer t0k3n",
+        "--header",
+        "X-Trace:42",
+        "--subprotocol",
+        "chat.v2",
+        "--subprotocol",
+        "chat.v1",
+        "--json",
+    )
+    opened = events([process.expect("stdout", '"open"')])[0]
+    assert opened["protocol"] == "chat.v2"  # the room server picks the first one offered
+    handshake = party_server.handshakes()[-1]
+    assert handshake.header("authorization") == "Bearer t0k3n"
+    assert handshake.header("X-Trace") == "42"
+    assert handshake.header("Sec-WebSocket-Protocol") == "chat.v2, chat.v1"
+    process.close_stdin()
+    assert process.wait()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("flag", "shown"),
+    [((), "binary (3 bytes, hex): 00ff41"), (("--binary", "base64"), "binary (3 bytes, base64): AP9B")],
+)
+def test_binary_messages_are_shown_safely_in_text_mode(
+    party_server: PartyServer, cli: Callable[..., Cli], flag: tuple[str, ...], shown: str
+) -> None:
+    process = cli("connect", url(party_server, "cli"), *flag)
+    party_server.wait_for(lambda: party_server.connections("lobby") == {"cli"})
+    with connect(url(party_server, "peer")) as peer:
+        peer.send(b"\x00\xffA")
+        assert process.expect("stdout", "binary") == shown
+    process.close_stdin()
+    assert process.wait()[0] == 0
 
 
 def test_connect_with_an_invalid_url_exits_2_with_one_line() -> None:
@@ -208,6 +272,12 @@ def test_connect_with_bad_arguments_exits_2() -> None:
     result = run("connect", "ws://127.0.0.1:1/x", "--min-delay", "-1")
     assert result.returncode == 2
     assert result.stderr.startswith("error: min_reconnection_delay must be >= 0")
+    assert run("connect", "ws://127.0.0.1:1/x", "--header", "no-colon").stderr.splitlines() == [
+        "error: --header takes NAME:VALUE, got 'no-colon'"
+    ]
+    result = run("connect", "ws://127.0.0.1:1/x", "--path", "sub")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == ["error: give either a URL or --host/--room, not both (remove --path)"]
     assert main(["connect", "--max-retries", "many"]) == 2
 
 
@@ -222,45 +292,99 @@ def test_connect_exits_1_when_retries_are_exhausted(cli: Callable[..., Cli]) -> 
     assert stderr[-1].endswith("(close code 1006)")
 
 
+def test_connect_exits_1_when_the_server_keeps_refusing(party_server: PartyServer) -> None:
+    party_server.refuse(403)
+    result = run("connect", url(party_server), "--max-retries", "2", "--min-delay", "0.01", "--json")
+    assert result.returncode == 1
+    assert [record["type"] for record in events(result.stdout.splitlines())] == [
+        *["error", "close", "retry"] * 2,
+        "error",
+        "close",
+    ]
+    assert result.stderr.splitlines()[-1].startswith("error: gave up after 2 retries: ")
+    assert "403" in result.stderr
+
+
 @posix_only
-def test_connect_exits_130_on_sigint_without_a_traceback(room_server: ServerThread, cli: Callable[..., Cli]) -> None:
-    process = cli("connect", room_server.url(conn_id="cli"))
+def test_connect_exits_130_on_sigint_after_a_clean_close(party_server: PartyServer, cli: Callable[..., Cli]) -> None:
+    process = cli("connect", url(party_server, "cli"))
     process.expect("stderr", "connected to")
+    party_server.wait_for(lambda: party_server.connections("lobby") == {"cli"})
+    process.write("before ctrl-c\n")
+    party_server.wait_for(lambda: party_server.messages("lobby") == ["before ctrl-c"])
     process.proc.send_signal(signal.SIGINT)
     code, _, stderr = process.wait()
     assert code == 130
+    assert stderr[-1] == "disconnected (code 1000)"  # a closing handshake, not a dropped connection
     assert not any("Traceback" in line or "KeyboardInterrupt" in line for line in stderr)
 
 
-def test_connect_to_a_room_with_json_output(room_server: ServerThread, cli: Callable[..., Cli]) -> None:
-    host = f"127.0.0.1:{room_server.server.port}"
+@posix_only
+def test_sigint_while_disconnected_says_what_was_not_sent(party_server: PartyServer, cli: Callable[..., Cli]) -> None:
+    party_server.refuse(503)
+    process = cli("connect", url(party_server, "cli"), "--min-delay", "5", "--debug")
+    process.write("lost line\n")
+    process.expect("stderr", "buffered")  # the library's debug line: the line was read and buffered
+    process.proc.send_signal(signal.SIGINT)
+    code, _, stderr = process.wait()
+    assert code == 130
+    assert "error: interrupted while not connected; 1 message not sent" in stderr
+
+
+def test_connect_to_a_room_with_json_output(party_server: PartyServer, cli: Callable[..., Cli]) -> None:
+    host = party_server.host
     process = cli("connect", "--host", host, "--room", "lobby", "--id", "bot", "--query", "token=t0p", "--json")
-    opened = json.loads(process.expect("stdout", '"open"'))
+    opened = events([process.expect("stdout", '"open"')])[0]
     assert opened == {"type": "open", "url": f"ws://{host}/parties/main/lobby?_pk=***&token=***"}
-    room_server.wait_until(lambda: room_server.server.rooms == {"main/lobby": {"bot"}})
-    with connect(room_server.url(conn_id="peer")) as peer:
-        room_server.wait_until(lambda: room_server.server.rooms == {"main/lobby": {"bot", "peer"}})
+    party_server.wait_for(lambda: party_server.connections("lobby") == {"bot"})
+    with connect(url(party_server, "peer")) as peer:
+        party_server.wait_for(lambda: party_server.connections("lobby") == {"bot", "peer"})
         peer.send(b"\x01\x02")
-        assert json.loads(process.expect("stdout", '"message"')) == {"type": "message", "data": "AQI=", "binary": True}
+        assert events([process.expect("stdout", '"message"')]) == [{"type": "message", "data": "0102", "binary": "hex"}]
     process.close_stdin()
     code, stdout, _ = process.wait()
     assert code == 0
-    assert json.loads(stdout[-1]) == {
-        "type": "close",
-        "code": 1000,
-        "reason": "",
-        "was_clean": True,
-        "will_reconnect": False,
-    }
+    assert events(stdout[-1:]) == [
+        {"type": "close", "code": 1000, "reason": "", "was_clean": True, "will_reconnect": False}
+    ]
+
+
+@pytest.mark.party_server(prefix="api/rooms")
+def test_connect_with_prefix_path_and_protocol(party_server: PartyServer, cli: Callable[..., Cli]) -> None:
+    process = cli(
+        "connect", "--host", party_server.host, "--room", "r1", "--id", "me", "--prefix", "api/rooms",
+        "--path", "sub", "--protocol", "ws", "--json",
+    )  # fmt: skip
+    opened = events([process.expect("stdout", '"open"')])[0]
+    assert opened["url"] == f"ws://{party_server.host}/api/rooms/main/r1/sub?_pk=***"
+    party_server.wait_for(lambda: party_server.connections("r1") == {"me"})
+    process.close_stdin()
+    assert process.wait()[0] == 0
+
+
+def test_json_reports_drops_and_retries_with_timestamps(party_server: PartyServer, cli: Callable[..., Cli]) -> None:
+    process = cli("connect", url(party_server, "cli"), "--json", "--min-delay", "0.05", "--min-uptime", "0.01")
+    process.expect("stdout", '"open"')
+    party_server.wait_for(lambda: party_server.connections("lobby") == {"cli"})
+    party_server.drop_all(code=None)  # abort: 1006
+    process.expect("stdout", '"retry"')
+    process.expect("stdout", '"open"')
+    process.close_stdin()
+    code, stdout, _ = process.wait()
+    assert code == 0
+    records = events(stdout)
+    assert [record["type"] for record in records] == ["open", "error", "close", "retry", "open", "close"]
+    assert records[2]["code"] == 1006 and records[2]["will_reconnect"] is True
+    assert records[3] == {"type": "retry", "attempt": 1, "delay": 0.05}
 
 
 # -- serve -----------------------------------------------------------------------
 
 
-def _serve(cli: Callable[..., Cli]) -> tuple[Cli, str]:
-    process = cli("serve", "--port", "0")
+def _serve(cli: Callable[..., Cli], *args: str) -> tuple[Cli, str]:
+    process = cli("serve", "--port", "0", *args)
     line = process.expect("stdout", "listening on")
-    url = line.removeprefix("listening on ").removesuffix("/parties/{party}/{room}")
+    url = line.removeprefix("listening on ").rsplit("/", 3)[0]
     assert url.startswith("ws://127.0.0.1:")
     return process, url
 
@@ -279,9 +403,55 @@ def test_serve_relays_in_rooms_logs_connections_and_stops_on_sigterm(cli: Callab
             assert bob.recv(TIMEOUT) == "hi bob"
     process.expect("stderr", "disconnect main/lobby id=alice")
     process.proc.send_signal(signal.SIGTERM)
-    code, _, stderr = process.wait()
+    code, stdout, stderr = process.wait()
     assert code == 0
     assert not any("xyz" in line for line in stderr)
+    assert [line for line in stdout + stderr if "listening on" in line and "stopped" not in line] == stdout[:1]
+
+
+def test_serve_answers_http_on_room_urls_with_json(cli: Callable[..., Cli]) -> None:
+    import httpx
+
+    process, url = _serve(cli, "--prefix", "api")
+    base = url.replace("ws://", "http://")
+    with connect(f"{url}/api/main/lobby?_pk=alice"):
+        process.expect("stderr", "connect main/lobby id=alice")
+        response = httpx.post(f"{base}/api/main/lobby/items?x=1", content=b"payload", timeout=TIMEOUT)
+    assert response.status_code == 200
+    assert response.json() == {
+        "room": "lobby",
+        "party": "main",
+        "connections": ["alice"],
+        "method": "POST",
+        "path": "/api/main/lobby/items",
+        "query": {"x": "1"},
+        "body": "payload",
+    }
+    assert httpx.get(f"{base}/parties/main/lobby", timeout=TIMEOUT).status_code == 404
+    process.expect("stderr", "http POST main/lobby (HTTP 200)")
+
+
+def test_serve_refuses_handshakes_with_a_status(cli: Callable[..., Cli]) -> None:
+    process, url = _serve(cli, "--refuse-status", "429")
+    assert process.expect("stderr", "fault injection") == "fault injection: refuse handshakes with HTTP 429 for ever"
+    with pytest.raises(InvalidStatus) as info:
+        connect(f"{url}/parties/main/lobby")
+    assert info.value.response.status_code == 429
+    process.expect("stderr", "refused handshake /parties/main/lobby (HTTP 429)")
+
+
+def test_serve_drops_every_connection_periodically(cli: Callable[..., Cli]) -> None:
+    process, url = _serve(cli, "--drop-every", "0.2")
+    with connect(f"{url}/parties/main/lobby?_pk=alice") as alice, pytest.raises(ConnectionClosed) as info:
+        alice.recv(TIMEOUT)
+    assert info.value.rcvd is None  # aborted: the client sees 1006
+    process.expect("stderr", "dropping 1 connection (aborted)")
+
+
+def test_serve_with_a_bad_fault_option_exits_2() -> None:
+    result = run("serve", "--port", "0", "--refuse-status", "200")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == ["error: the refusal status must be an HTTP error status (400-599), got 200"]
 
 
 @posix_only
@@ -293,10 +463,10 @@ def test_serve_exits_130_on_sigint_without_a_traceback(cli: Callable[..., Cli]) 
     assert not any("Traceback" in line for line in stderr)
 
 
-def test_serve_on_a_busy_port_exits_1(room_server: ServerThread) -> None:
-    result = run("serve", "--port", str(room_server.server.port))
+def test_serve_on_a_busy_port_exits_1(party_server: PartyServer) -> None:
+    result = run("serve", "--port", str(party_server.port))
     assert result.returncode == 1
-    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{room_server.server.port}")
+    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{party_server.port}")
 
 
 # -- the command itself ----------------------------------------------------------

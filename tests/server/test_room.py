@@ -218,3 +218,59 @@ async def test_restart_keeps_the_port_and_reconnecting_clients_lose_nothing() ->
         await server.wait_until(lambda: server.rooms == {"main/one": {"alice", "bob"}}, TIMEOUT)
         await alice.aclose()
         await bob.aclose()
+
+
+# -- prefix, HTTP, faults ----------------------------------------------------------
+
+
+def test_parse_room_path_with_a_prefix() -> None:
+    assert parse_room_path("/api/rooms/main/lobby?_pk=a", "api/rooms") == ("main", "lobby", "a")
+    assert parse_room_path("/parties/main/lobby", "api/rooms") is None
+    with pytest.raises(ValueError, match="prefix"):
+        RoomServer(prefix="/")
+
+
+async def test_a_prefix_moves_the_rooms() -> None:
+    async with RoomServer(prefix="api") as server:
+        assert server.room_url("lobby") == f"{server.url}/api/main/lobby"
+        ws = await join(server, "/api/main/lobby", "alice")
+        with pytest.raises(InvalidStatus) as info:
+            await connect(f"{server.url}/parties/main/lobby")
+        assert info.value.response.status_code == 404
+        await ws.close()
+
+
+async def test_http_without_content_length_is_refused_with_411() -> None:
+    async with RoomServer() as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"POST /parties/main/lobby HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        response = await asyncio.wait_for(reader.read(), TIMEOUT)
+        writer.close()
+        await writer.wait_closed()
+        assert response.startswith(b"HTTP/1.1 411 Length Required\r\n")
+
+
+async def test_the_first_offered_subprotocol_is_accepted() -> None:
+    async with RoomServer() as server:
+        ws = await connect(server.room_url("lobby"), subprotocols=["b", "a"])  # type: ignore[list-item]
+        assert ws.subprotocol == "b"
+        assert server.handshakes[-1].headers["Sec-WebSocket-Protocol"] == "b, a"
+        await ws.close()
+
+
+async def test_drop_every_aborts_connections_periodically() -> None:
+    async with RoomServer(drop_every=0.1) as server:
+        ws = await join(server, "/parties/main/one", "alice")
+        with pytest.raises(ConnectionClosed) as info:
+            await recv(ws)
+        assert info.value.rcvd is None  # aborted: 1006
+
+
+async def test_drop_all_without_waiting_stops_counting_the_connections_at_once() -> None:
+    async with RoomServer() as server:
+        ws = await join(server, "/parties/main/one", "alice")
+        await server.drop_all(1012, wait=False)
+        assert server.rooms == {}
+        with pytest.raises(ConnectionClosed) as info:
+            await recv(ws)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1012
