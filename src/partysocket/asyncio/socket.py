@@ -16,7 +16,7 @@ import ssl as _ssl
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from types import TracebackType
+from types import FunctionType, MethodType, TracebackType
 from typing import Any, ClassVar, TypeAlias, TypeVar, Union
 
 from ..core.buffer import Message, message_size
@@ -107,6 +107,28 @@ def _check_headers(value: object) -> list[tuple[str, str]]:
         if not isinstance(name, str) or not isinstance(val, str):
             raise TypeError("headers must be a dict of str to str or a list of (name, value) pairs")
     return pairs
+
+
+#: A write batch stops growing at this many bytes: the transport's flow-control
+#: high-water mark. When a write then waits for the buffer to drain, the whole
+#: batch is still in that buffer, so putting it back after a failed write
+#: duplicates nothing.
+BATCH_BYTES = 2**15
+BATCH_MESSAGES = 512
+
+
+def _take_batch(pending: deque[Message]) -> list[Message]:
+    """Pop the next messages to write together (at least one)."""
+    first = pending.popleft()
+    batch = [first]
+    size = len(first)
+    while pending and size < BATCH_BYTES and len(batch) < BATCH_MESSAGES:
+        message = pending[0]
+        size += len(message)
+        if size > BATCH_BYTES:
+            break
+        batch.append(pending.popleft())
+    return batch
 
 
 def _default_transport() -> Transport:
@@ -208,8 +230,16 @@ class ReconnectingWebSocket:
             _check_headers(headers)
         if ssl is not None and not isinstance(ssl, _ssl.SSLContext):
             raise TypeError("ssl must be an ssl.SSLContext (for example ssl.create_default_context()) or None")
-        if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size <= 0):
+        if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int)):
+            raise TypeError(f"max_size must be an int (bytes) or None for no limit, got {type(max_size).__name__}")
+        if max_size is not None and max_size <= 0:
             raise ValueError(f"max_size must be a positive int (bytes) or None for no limit, got {max_size!r}")
+        if compression is not None and not isinstance(compression, str):
+            raise TypeError(f"compression must be 'deflate' or None, got {type(compression).__name__}")
+        if proxy is not None and not isinstance(proxy, (str, bool)):
+            raise TypeError(
+                f"proxy must be True (from the environment), None/False (none) or a proxy URL str, got {proxy!r}"
+            )
         if compression not in (None, "deflate"):
             raise ValueError(f"compression must be 'deflate' or None, got {compression!r}")
         if websocket is not None and not callable(getattr(websocket, "connect", None)):
@@ -550,9 +580,12 @@ class ReconnectingWebSocket:
 
     def _call(self, listener: Listener, event: Event) -> None:
         try:
-            handle = getattr(listener, "handle_event", None)
-            result = handle(event) if callable(handle) and not inspect.isfunction(listener) else listener(event)
-            if inspect.isawaitable(result):
+            if type(listener) is FunctionType or type(listener) is MethodType:
+                result = listener(event)
+            else:
+                handle = getattr(listener, "handle_event", None)
+                result = handle(event) if callable(handle) else listener(event)
+            if result is not None and inspect.isawaitable(result):
                 task = asyncio.ensure_future(result, loop=self._get_loop())
                 self._own(task, f"{event.type} listener")
         except Exception:
@@ -730,16 +763,25 @@ class ReconnectingWebSocket:
         assert conn is not None
         pending = link.pending
         wakeup = link.wakeup
+        send_batch = getattr(conn, "send_batch", None)
+        if send_batch is None:  # a transport without batches: one message at a time
+
+            async def send_batch(batch: list[Message]) -> None:
+                await conn.send(batch[0])
+
+            take: Callable[[deque[Message]], list[Message]] = lambda queue: [queue.popleft()]  # noqa: E731
+        else:
+            take = _take_batch
         while True:
             while pending:
-                message = pending.popleft()
+                batch = take(pending)
                 try:
-                    await conn.send(message)
+                    await send_batch(batch)
                 except ConnectionEnded:
-                    pending.appendleft(message)  # not written: it goes out on the next connection
+                    pending.extendleft(reversed(batch))  # not written: it goes out on the next connection
                     return  # the reader reports the end
                 except BaseException:
-                    pending.appendleft(message)
+                    pending.extendleft(reversed(batch))
                     raise
             if link.closing:
                 return

@@ -6,6 +6,7 @@ translated here into :mod:`partysocket.exceptions` and built-ins.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -48,6 +49,35 @@ def translate_connect_error(exc: BaseException, url: str) -> BaseException:
     return exc
 
 
+class _ClientConnection(ClientConnection):
+    """``ClientConnection`` that enforces its close timeout on its own.
+
+    Once the closing handshake is under way (for example after the client
+    failed the connection on a protocol error from the server), websockets
+    records a close deadline but only acts on it when the application sends or
+    closes. A peer that then stays silent would keep the connection half-open
+    forever; here a timer aborts it at the deadline.
+    """
+
+    _close_timer: asyncio.TimerHandle | None = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        deadline = self.close_deadline
+        if deadline is not None and self._close_timer is None and self.transport is not None:
+            self._close_timer = self.loop.call_at(deadline, self._close_deadline_passed)
+
+    def _close_deadline_passed(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.set_connection_exc(TimeoutError("the peer did not finish the closing handshake"))
+            self.transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+        super().connection_lost(exc)
+
+
 class WebsocketsConnection:
     """A :class:`~partysocket.transports.Connection` over a ``websockets`` client connection."""
 
@@ -75,6 +105,32 @@ class WebsocketsConnection:
     async def send(self, message: str | bytes) -> None:
         try:
             await self._ws.send(message)
+        except ConnectionClosed as exc:
+            raise self._ended(exc) from None
+
+    async def send_batch(self, messages: list[str | bytes]) -> None:
+        """Write several messages with one system call (text for ``str``, binary for ``bytes``).
+
+        Frames them with the sans-I/O protocol inside the connection's send
+        context, as ``ClientConnection.send`` does for one message.
+        """
+        ws = self._ws
+        try:
+            async with ws.send_context():
+                protocol = ws.protocol
+                for message in messages:
+                    if isinstance(message, str):
+                        protocol.send_text(message.encode())
+                    else:
+                        protocol.send_binary(message)
+                chunks = protocol.data_to_send()
+                data = b"".join(chunks)
+                if data:
+                    ws.transport.write(data)  # one write for the whole batch
+                if len(data) == 0 or not all(chunks):  # an end-of-stream marker: let websockets handle it
+                    for chunk in chunks:
+                        if not chunk and ws.transport.can_write_eof():
+                            ws.transport.write_eof()
         except ConnectionClosed as exc:
             raise self._ended(exc) from None
 
@@ -122,6 +178,7 @@ class WebsocketsTransport:
                 ping_timeout=None,
                 close_timeout=request.close_timeout,
                 user_agent_header=_USER_AGENT,
+                create_connection=_ClientConnection,
                 **request.extra,  # type: ignore[arg-type]
             )
         except (OSError, TimeoutError):
