@@ -131,6 +131,11 @@ def _take_batch(pending: deque[Message]) -> list[Message]:
     return batch
 
 
+async def _ping_pong(conn: Connection) -> None:
+    pong = await conn.ping()
+    await pong
+
+
 def _default_transport() -> Transport:
     from ..transports.websockets import WebsocketsTransport
 
@@ -797,10 +802,11 @@ class ReconnectingWebSocket:
         while True:
             await asyncio.sleep(interval)
             try:
-                pong = await conn.ping()
                 if timeout is None:
+                    await conn.ping()
                     continue
-                await asyncio.wait_for(pong, timeout)
+                # Bounded as a whole: with full buffers even sending the ping may never finish.
+                await asyncio.wait_for(_ping_pong(conn), timeout)
             except asyncio.TimeoutError:
                 link.cause = TimeoutError(f"no pong within {timeout:g} s: the connection is dead")
                 self._debug(f"attempt {link.attempt}: keep-alive timed out; dropping the connection")
@@ -843,7 +849,8 @@ class ReconnectingWebSocket:
                     await asyncio.wait_for(asyncio.shield(link.writer), self._options.connection_timeout)
                 except Exception:
                     pass
-            await conn.close(code, reason)
+            # Bounded: with a peer that reads nothing, the close frame never even leaves.
+            await asyncio.wait_for(conn.close(code, reason), self._options.connection_timeout)
         except asyncio.CancelledError:
             conn.abort()
             raise
