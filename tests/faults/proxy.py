@@ -188,13 +188,17 @@ class FaultProxy:
 
     async def stop(self) -> None:
         """Stop listening, reset every connection and end every task."""
+        self.heal()  # wakes stalled pumps so that they see their pipe closed
         await self._stop_listening()
         for pipe in list(self._pipes):
             self._end(pipe, rst=True)
         handlers = list(self._handlers)
-        for task in handlers:
-            task.cancel()
         if handlers:
+            # reset pipes end their pumps by themselves; cancelling is the bounded fallback
+            # (asyncio logs an error for a cancelled client_connected_cb task)
+            _, pending = await asyncio.wait(handlers, timeout=5.0)
+            for task in pending:
+                task.cancel()
             await asyncio.gather(*handlers, return_exceptions=True)
 
     # -- faults ----------------------------------------------------------------
