@@ -145,7 +145,21 @@ def _default_transport() -> Transport:
 class _Link:
     """One attempt: its task and, once open, its connection, writer and keep-alive."""
 
-    __slots__ = ("attempt", "task", "conn", "pending", "wakeup", "writer", "pinger", "closing", "detached", "cause")
+    __slots__ = (
+        "attempt",
+        "task",
+        "conn",
+        "pending",
+        "wakeup",
+        "writer",
+        "pinger",
+        "closing",
+        "detached",
+        "cause",
+        "writing",
+        "write_nowait",
+        "flush_scheduled",
+    )
 
     def __init__(self, attempt: int) -> None:
         self.attempt = attempt
@@ -159,6 +173,10 @@ class _Link:
         self.closing = False  # the writer stops once pending is empty
         self.detached = False  # the machine has moved on: report nothing
         self.cause: BaseException | None = None  # set by keep-alive before aborting
+        self.writing = False  # the writer task is in the middle of a batch
+        #: The transport's synchronous write, if it has one (see Connection.write_nowait).
+        self.write_nowait: Callable[[list[Message]], bool] | None = None
+        self.flush_scheduled = False
 
 
 class ReconnectingWebSocket:
@@ -405,7 +423,12 @@ class ReconnectingWebSocket:
             link = self._link
             assert link is not None
             link.pending.append(message)
-            link.wakeup.set()
+            if not link.flush_scheduled:
+                # The first message of a loop turn is written at once (latency); the others
+                # sent during the same turn are written together when the turn ends (throughput).
+                link.flush_scheduled = True
+                self._get_loop().call_soon(self._flush, link)
+                self._write_pending(link)
             return True
         for warning in self._machine.take_warnings():
             logger.warning(warning)
@@ -714,6 +737,7 @@ class ReconnectingWebSocket:
             conn.abort()
             return
         link.conn = conn
+        link.write_nowait = getattr(conn, "write_nowait", None)
         loop = self._get_loop()
         link.writer = self._own(loop.create_task(self._write_loop(link)), "writer")
         if self._options.ping_interval is not None:
@@ -763,6 +787,24 @@ class ReconnectingWebSocket:
         if self.onmessage is not None or "message" in self._listeners:
             self._dispatch(MessageEvent(data))
 
+    def _flush(self, link: _Link) -> None:
+        """End of a loop turn: write what send() queued during it."""
+        link.flush_scheduled = False
+        self._write_pending(link)
+
+    def _write_pending(self, link: _Link) -> None:
+        """Write the queued messages without a task switch if the transport can, else wake the writer."""
+        pending = link.pending
+        write = link.write_nowait
+        if write is not None and not link.writing and not link.detached:
+            while pending:
+                batch = _take_batch(pending)
+                if not write(batch):
+                    pending.extendleft(reversed(batch))  # not written: the writer waits for room
+                    break
+        if pending:
+            link.wakeup.set()
+
     async def _write_loop(self, link: _Link) -> None:
         conn = link.conn
         assert conn is not None
@@ -780,6 +822,7 @@ class ReconnectingWebSocket:
         while True:
             while pending:
                 batch = take(pending)
+                link.writing = True
                 try:
                     await send_batch(batch)
                 except ConnectionEnded:
@@ -788,6 +831,8 @@ class ReconnectingWebSocket:
                 except BaseException:
                     pending.extendleft(reversed(batch))
                     raise
+                finally:
+                    link.writing = False
             if link.closing:
                 return
             wakeup.clear()

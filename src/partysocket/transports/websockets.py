@@ -18,6 +18,7 @@ from websockets.exceptions import (
     InvalidURI,
     WebSocketException,
 )
+from websockets.protocol import State
 from websockets.version import version as websockets_version
 
 from ..core.redact import redact_url
@@ -25,6 +26,9 @@ from ..exceptions import ConnectionLost, HandshakeError, HandshakeRejected, Part
 from .base import ConnectionEnded, ConnectRequest
 
 __all__ = ["WebsocketsTransport", "WebsocketsConnection"]
+
+#: write_nowait() declines once this many bytes wait in the write buffer (websockets' default write limit).
+_NOWAIT_LIMIT = 2**15
 
 _USER_AGENT = f"partysocket-python websockets/{websockets_version}"
 
@@ -107,6 +111,31 @@ class WebsocketsConnection:
             await self._ws.send(message)
         except ConnectionClosed as exc:
             raise self._ended(exc) from None
+
+    def write_nowait(self, messages: list[str | bytes]) -> bool:
+        """Frame and write ``messages`` at once (one system call) if nothing stands in the way.
+
+        Only while the connection is open and its write buffer is below the
+        flow-control mark, so no drain is needed; otherwise it writes nothing
+        and returns False, and the messages take the awaited path.
+        """
+        ws = self._ws
+        transport = ws.transport
+        if (
+            ws.protocol.state is not State.OPEN
+            or transport is None
+            or transport.is_closing()
+            or transport.get_write_buffer_size() >= _NOWAIT_LIMIT
+        ):
+            return False
+        protocol = ws.protocol
+        for message in messages:
+            if isinstance(message, str):
+                protocol.send_text(message.encode())
+            else:
+                protocol.send_binary(message)
+        transport.write(b"".join(protocol.data_to_send()))
+        return True
 
     async def send_batch(self, messages: list[str | bytes]) -> None:
         """Write several messages with one system call (text for ``str``, binary for ``bytes``).
