@@ -318,7 +318,8 @@ class ReconnectingWebSocket:
         #: What ``event.target`` is set to (the sync twin sets itself).
         self._target: Any = self
         self._recv_waiters: list[asyncio.Future[None]] = []
-        self._space_waiter: asyncio.Future[None] | None = None
+        #: Called once when the inbox has room again (the reader paused for it).
+        self._on_space: Callable[[], None] | None = None
         self._open_waiters: list[asyncio.Future[None]] = []
 
         self._loop: asyncio.AbstractEventLoop | None
@@ -528,11 +529,10 @@ class ReconnectingWebSocket:
         self._inbox_active = True
         if self._inbox:
             data = self._inbox.popleft()
-            waiter = self._space_waiter
-            if waiter is not None and len(self._inbox) < RECV_QUEUE_SIZE:
-                self._space_waiter = None
-                if not waiter.done():
-                    waiter.set_result(None)
+            on_space = self._on_space
+            if on_space is not None and len(self._inbox) < RECV_QUEUE_SIZE:
+                self._on_space = None
+                on_space()
             return data
         if self._machine.closed_for_good:
             raise ConnectionClosed(self._machine.last_close)
@@ -747,16 +747,13 @@ class ReconnectingWebSocket:
 
     async def _read_loop(self, link: _Link, conn: Connection) -> None:
         ended: ConnectionEnded | None = None
+        push = getattr(conn, "push_messages", None)
         try:
-            while True:
-                data = await conn.recv()
-                if link.detached:
-                    # Closing: keep reading (and dropping) so the peer's close frame gets through.
-                    continue
-                self._on_message(data)
-                if self._inbox_active and len(self._inbox) >= RECV_QUEUE_SIZE and not link.detached:
-                    self._space_waiter = waiter = self._get_loop().create_future()
-                    await waiter
+            if push is not None:
+                # The transport calls us once per message: no task switch per message.
+                ended = await push(self._message_sink(link, conn))
+            else:
+                await self._pull_messages(link, conn)
         except ConnectionEnded as exc:
             ended = exc
         except asyncio.CancelledError:
@@ -776,6 +773,38 @@ class ReconnectingWebSocket:
         cause = link.cause or ended.cause
         self._debug(f"attempt {link.attempt}: connection ended with code {ended.code}")
         self._run(self._machine.connection_lost(link.attempt, ended.code, ended.reason, ended.was_clean, cause))
+
+    async def _pull_messages(self, link: _Link, conn: Connection) -> None:
+        """Receive by awaiting the transport; returns only by raising ConnectionEnded."""
+        while True:
+            data = await conn.recv()
+            if link.detached:
+                # Closing: keep reading (and dropping) so the peer's close frame gets through.
+                continue
+            self._on_message(data)
+            if self._inbox_active and len(self._inbox) >= RECV_QUEUE_SIZE and not link.detached:
+                waiter: asyncio.Future[None] = self._get_loop().create_future()
+
+                def room(waiter: asyncio.Future[None] = waiter) -> None:
+                    if not waiter.done():
+                        waiter.set_result(None)
+
+                self._on_space = room
+                await waiter
+
+    def _message_sink(self, link: _Link, conn: Any) -> Callable[[Message], None]:
+        """The callback a push transport delivers each message to."""
+        on_message = self._on_message
+
+        def sink(data: Message) -> None:
+            if link.detached:
+                return  # closing: dropped, and reading goes on so the close frame gets through
+            on_message(data)
+            if self._inbox_active and len(self._inbox) >= RECV_QUEUE_SIZE and not link.detached:
+                conn.pause_reading()
+                self._on_space = conn.resume_reading
+
+        return sink
 
     def _on_message(self, data: Message) -> None:
         if self._inbox_active:
@@ -876,9 +905,9 @@ class ReconnectingWebSocket:
             return
         link.detached = True
         link.closing = True
-        waiter, self._space_waiter = self._space_waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)  # the reader stops waiting for room in the inbox
+        on_space, self._on_space = self._on_space, None
+        if on_space is not None:
+            on_space()  # the reader stops waiting for room in the inbox
         if not action.flush:
             self._machine.requeue(list(link.pending))
             link.pending.clear()

@@ -7,7 +7,8 @@ translated here into :mod:`partysocket.exceptions` and built-ins.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections import deque
+from collections.abc import Awaitable, Callable
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import (
@@ -18,7 +19,8 @@ from websockets.exceptions import (
     InvalidURI,
     WebSocketException,
 )
-from websockets.protocol import State
+from websockets.frames import DATA_OPCODES, CloseCode, Frame, Opcode
+from websockets.protocol import Event, State
 from websockets.version import version as websockets_version
 
 from ..core.redact import redact_url
@@ -64,9 +66,77 @@ class _ClientConnection(ClientConnection):
     """
 
     _close_timer: asyncio.TimerHandle | None = None
+    _sink: Callable[[str | bytes], None] | None = None
+    _backlog: deque[str | bytes] | None = None  # messages not yet delivered (no sink yet, or paused)
+    _holding = False
+    _fragments: list[bytes] | None = None
+    _fragments_text = False
+
+    def set_sink(self, sink: Callable[[str | bytes], None]) -> None:
+        """Deliver every complete message to ``sink`` (first those that came before)."""
+        self._sink = sink
+        self._drain_backlog()
+
+    def hold(self) -> None:
+        """Stop delivering messages and reading from the network (back-pressure)."""
+        self._holding = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def release(self) -> None:
+        """Deliver what was held back, then read from the network again (unless held again)."""
+        self._holding = False
+        self._drain_backlog()
+        if not self._holding and self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def _drain_backlog(self) -> None:
+        backlog, sink = self._backlog, self._sink
+        while backlog and sink is not None and not self._holding:
+            sink(backlog.popleft())
+
+    def _deliver(self, message: str | bytes) -> None:
+        if self._sink is not None and not self._holding and not self._backlog:
+            self._sink(message)
+        elif self._backlog is None:
+            self._backlog = deque((message,))
+        else:
+            self._backlog.append(message)
+
+    def process_event(self, event: Event) -> None:
+        # Data frames bypass websockets' receive queue: messages are pushed to the sink.
+        if not isinstance(event, Frame) or event.opcode not in DATA_OPCODES:
+            super().process_event(event)
+            return
+        sink = self._deliver
+        # Reassemble fragmented messages here (the protocol already bounds their total size).
+        if event.opcode is Opcode.CONT:
+            if self._fragments is None:
+                return
+            self._fragments.append(bytes(event.data))
+            if not event.fin:
+                return
+            data, text, self._fragments = b"".join(self._fragments), self._fragments_text, None
+        elif not event.fin:
+            self._fragments, self._fragments_text = [bytes(event.data)], event.opcode is Opcode.TEXT
+            return
+        else:
+            data, text = bytes(event.data), event.opcode is Opcode.TEXT
+        if text:
+            try:
+                sink(data.decode())
+            except UnicodeDecodeError as exc:
+                self.set_connection_exc(exc)
+                self.protocol.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
+                self.send_data()
+        else:
+            sink(data)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
+        if self.close_deadline is None and self.close_timeout is not None and self.protocol.close_expected():
+            # process_event() failed the connection (invalid UTF-8) after websockets set its deadlines.
+            self.close_deadline = self.loop.time() + self.close_timeout
         deadline = self.close_deadline
         if deadline is not None and self._close_timer is None and self.transport is not None:
             self._close_timer = self.loop.call_at(deadline, self._close_deadline_passed)
@@ -85,10 +155,11 @@ class _ClientConnection(ClientConnection):
 class WebsocketsConnection:
     """A :class:`~partysocket.transports.Connection` over a ``websockets`` client connection."""
 
-    __slots__ = ("_ws", "subprotocol", "extensions")
+    __slots__ = ("_queue", "_ws", "extensions", "subprotocol")
 
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: _ClientConnection) -> None:
         self._ws = ws
+        self._queue: asyncio.Queue[str | bytes] | None = None
         self.subprotocol: str = ws.subprotocol or ""
         header = ws.response.headers.get("Sec-WebSocket-Extensions") if ws.response is not None else None
         self.extensions: str = header or ""
@@ -163,11 +234,38 @@ class WebsocketsConnection:
         except ConnectionClosed as exc:
             raise self._ended(exc) from None
 
+    async def push_messages(self, sink: Callable[[str | bytes], None]) -> ConnectionEnded:
+        """Deliver every message to ``sink`` as it arrives; return how the connection ended."""
+        ws = self._ws
+        ws.set_sink(sink)
+        await asyncio.shield(ws.connection_lost_waiter)
+        return self._ended(ws.close_exc)
+
+    def pause_reading(self) -> None:
+        """Deliver nothing more, and stop reading from the network, until :meth:`resume_reading`."""
+        self._ws.hold()
+
+    def resume_reading(self) -> None:
+        self._ws.release()
+
     async def recv(self) -> str | bytes:
+        """Pull-style receive, for users of the transport on its own (the socket uses push)."""
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = asyncio.Queue()
+            self._ws.set_sink(queue.put_nowait)
+        if queue.empty() and self._ws.connection_lost_waiter.done():
+            raise self._ended(self._ws.close_exc)
+        getter: asyncio.Future[str | bytes] = asyncio.ensure_future(queue.get())
+        lost: asyncio.Future[None] = self._ws.connection_lost_waiter
         try:
-            return await self._ws.recv()
-        except ConnectionClosed as exc:
-            raise self._ended(exc) from None
+            await asyncio.wait([getter, lost], return_when=asyncio.FIRST_COMPLETED)  # type: ignore[type-var]
+        finally:
+            if not getter.done():
+                getter.cancel()
+        if getter.done() and not getter.cancelled():
+            return getter.result()
+        raise self._ended(self._ws.close_exc)
 
     async def ping(self) -> Awaitable[object]:
         try:
@@ -217,4 +315,5 @@ class WebsocketsTransport:
             if translated is exc:
                 raise
             raise translated from exc
+        assert isinstance(ws, _ClientConnection)
         return WebsocketsConnection(ws)
