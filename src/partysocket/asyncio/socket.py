@@ -150,10 +150,9 @@ class _Link:
         "task",
         "conn",
         "pending",
-        "wakeup",
+        "ping_timer",
         "writer",
         "pinger",
-        "closing",
         "detached",
         "cause",
         "writing",
@@ -167,10 +166,9 @@ class _Link:
         self.conn: Connection | None = None
         #: Messages accepted for this connection and not yet written.
         self.pending: deque[Message] = deque()
-        self.wakeup = asyncio.Event()
+        self.ping_timer: asyncio.TimerHandle | None = None
         self.writer: asyncio.Task[None] | None = None
         self.pinger: asyncio.Task[None] | None = None
-        self.closing = False  # the writer stops once pending is empty
         self.detached = False  # the machine has moved on: report nothing
         self.cause: BaseException | None = None  # set by keep-alive before aborting
         self.writing = False  # the writer task is in the middle of a batch
@@ -668,7 +666,7 @@ class ReconnectingWebSocket:
                 self._machine.requeue(action.messages)
             else:
                 current.pending.extend(action.messages)
-                current.wakeup.set()
+                self._write_pending(current)
         elif isinstance(action, CloseConnection):
             self._close_link(action)
         elif isinstance(action, CancelAttempt):
@@ -739,9 +737,8 @@ class ReconnectingWebSocket:
         link.conn = conn
         link.write_nowait = getattr(conn, "write_nowait", None)
         loop = self._get_loop()
-        link.writer = self._own(loop.create_task(self._write_loop(link)), "writer")
         if self._options.ping_interval is not None:
-            link.pinger = self._own(loop.create_task(self._keepalive(link)), "keep-alive")
+            link.ping_timer = loop.call_later(self._options.ping_interval, self._ping, link)
         self._run(machine.opened(link.attempt))
         await self._read_loop(link, conn)
 
@@ -832,13 +829,17 @@ class ReconnectingWebSocket:
                     pending.extendleft(reversed(batch))  # not written: the writer waits for room
                     break
         if pending:
-            link.wakeup.set()
+            self._kick_writer(link)
+
+    def _kick_writer(self, link: _Link) -> None:
+        """Start the writer task unless it runs: it writes what waits for room, then ends."""
+        if link.writer is None or link.writer.done():
+            link.writer = self._own(self._get_loop().create_task(self._write_loop(link)), "writer")
 
     async def _write_loop(self, link: _Link) -> None:
         conn = link.conn
         assert conn is not None
         pending = link.pending
-        wakeup = link.wakeup
         send_batch = getattr(conn, "send_batch", None)
         if send_batch is None:  # a transport without batches: one message at a time
 
@@ -848,51 +849,54 @@ class ReconnectingWebSocket:
             take: Callable[[deque[Message]], list[Message]] = lambda queue: [queue.popleft()]  # noqa: E731
         else:
             take = _take_batch
-        while True:
-            while pending:
-                batch = take(pending)
-                link.writing = True
-                try:
-                    await send_batch(batch)
-                except ConnectionEnded:
-                    pending.extendleft(reversed(batch))  # not written: it goes out on the next connection
-                    return  # the reader reports the end
-                except BaseException:
-                    pending.extendleft(reversed(batch))
-                    raise
-                finally:
-                    link.writing = False
-            if link.closing:
-                return
-            wakeup.clear()
-            await wakeup.wait()
+        while pending:
+            batch = take(pending)
+            link.writing = True
+            try:
+                await send_batch(batch)
+            except ConnectionEnded:
+                pending.extendleft(reversed(batch))  # not written: it goes out on the next connection
+                return  # the reader reports the end
+            except BaseException:
+                pending.extendleft(reversed(batch))
+                raise
+            finally:
+                link.writing = False
 
-    async def _keepalive(self, link: _Link) -> None:
+    def _ping(self, link: _Link) -> None:
+        """Keep-alive timer: ping now (a short task), then schedule the next one if all went well."""
+        link.ping_timer = None
+        if not link.detached:
+            link.pinger = self._own(self._get_loop().create_task(self._ping_once(link)), "keep-alive")
+
+    async def _ping_once(self, link: _Link) -> None:
         conn = link.conn
         assert conn is not None
-        interval = self._options.ping_interval
         timeout = self._options.ping_timeout
-        assert interval is not None
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                if timeout is None:
-                    await conn.ping()
-                    continue
+        try:
+            if timeout is None:
+                await conn.ping()
+            else:
                 # Bounded as a whole: with full buffers even sending the ping may never finish.
                 await asyncio.wait_for(_ping_pong(conn), timeout)
-            except asyncio.TimeoutError:
-                link.cause = TimeoutError(f"no pong within {timeout:g} s: the connection is dead")
-                self._debug(f"attempt {link.attempt}: keep-alive timed out; dropping the connection")
-                conn.abort()
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                return  # the connection ended; the reader reports it
+        except asyncio.TimeoutError:
+            link.cause = TimeoutError(f"no pong within {timeout:g} s: the connection is dead")
+            self._debug(f"attempt {link.attempt}: keep-alive timed out; dropping the connection")
+            conn.abort()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return  # the connection ended; the reader reports it
+        interval = self._options.ping_interval
+        if not link.detached and interval is not None:
+            link.ping_timer = self._get_loop().call_later(interval, self._ping, link)
 
     async def _stop_helpers(self, link: _Link) -> None:
         """Stop the writer and keep-alive of a finished connection."""
+        if link.ping_timer is not None:
+            link.ping_timer.cancel()
+            link.ping_timer = None
         helpers = [task for task in (link.writer, link.pinger) if task is not None and not task.done()]
         for task in helpers:
             task.cancel()
@@ -904,14 +908,14 @@ class ReconnectingWebSocket:
         if link is None or link.attempt != action.attempt or link.conn is None:
             return
         link.detached = True
-        link.closing = True
         on_space, self._on_space = self._on_space, None
         if on_space is not None:
             on_space()  # the reader stops waiting for room in the inbox
         if not action.flush:
             self._machine.requeue(list(link.pending))
             link.pending.clear()
-        link.wakeup.set()
+        if link.pending:
+            self._kick_writer(link)  # what was handed to this connection goes out before the close frame
         self._own(self._get_loop().create_task(self._finish_link(link, action.code, action.reason)), "closer")
 
     async def _finish_link(self, link: _Link, code: int, reason: str) -> None:
