@@ -62,6 +62,8 @@ class PartySocket(ReconnectingWebSocket):
     :class:`ReconnectingWebSocket` option.
     """
 
+    __slots__ = ("_address", "_disable_name_validation", "_fields", "_id", "_query")
+
     def __init__(
         self,
         host: str,

@@ -55,6 +55,7 @@ HeadersProvider: TypeAlias = Union[HeadersLike, Callable[[], Any], None]
 Listener: TypeAlias = Any  # a callable, a coroutine function, or an object with handle_event()
 
 _EMPTY = object()  # _try_recv found nothing
+_NO_INBOX: deque[Message] = deque(maxlen=0)  # stands in until the pull API is used; never filled
 
 #: Messages the pull-style API (recv / async for) holds before reading pauses.
 RECV_QUEUE_SIZE = 256
@@ -197,6 +198,44 @@ class ReconnectingWebSocket:
     CLOSING: ClassVar[int] = ReadyState.CLOSING
     CLOSED: ClassVar[int] = ReadyState.CLOSED
 
+    # Slots keep an idle socket small (thousands of them per process are common).
+    __slots__ = (
+        "__weakref__",
+        "_binary_type",
+        "_compression",
+        "_ctor_handlers",
+        "_debug_logger",
+        "_headers_provider",
+        "_inbox",
+        "_inbox_active",
+        "_inbox_hook",
+        "_link",
+        "_listeners",
+        "_loop",
+        "_machine",
+        "_max_size",
+        "_on_space",
+        "_open_waiters",
+        "_options",
+        "_policy",
+        "_protocols_provider",
+        "_proxy",
+        "_recv_waiters",
+        "_ssl",
+        "_target",
+        "_tasks",
+        "_timers",
+        "_transport",
+        "_url_provider",
+        "_work",
+        "_working",
+        "onclose",
+        "onerror",
+        "onmessage",
+        "onopen",
+        "onretry",
+    )
+
     def __init__(
         self,
         url: UrlProvider,
@@ -306,10 +345,10 @@ class ReconnectingWebSocket:
         self._link: _Link | None = None
         self._timers: dict[Timer, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._work: deque[Action] = deque()
+        self._work: list[Action] = []
         self._working = False
 
-        self._inbox: deque[Message] = deque()
+        self._inbox: deque[Message] = _NO_INBOX  # a deque of its own once the pull API is used
         self._inbox_active = False
         #: Called on the loop's thread when a message is queued or the socket closes for good.
         self._inbox_hook: Callable[[], None] | None = None
@@ -524,7 +563,7 @@ class ReconnectingWebSocket:
 
         Runs on the loop's thread; shared by :meth:`recv` and the sync twin.
         """
-        self._inbox_active = True
+        self._activate_inbox()
         if self._inbox:
             data = self._inbox.popleft()
             on_space = self._on_space
@@ -536,8 +575,14 @@ class ReconnectingWebSocket:
             raise ConnectionClosed(self._machine.last_close)
         return _EMPTY
 
+    def _activate_inbox(self) -> None:
+        """From now on received messages are also kept for recv() / iteration."""
+        if not self._inbox_active:
+            self._inbox_active = True
+            self._inbox = deque()
+
     def __aiter__(self: _S) -> _S:
-        self._inbox_active = True
+        self._activate_inbox()
         return self
 
     async def __anext__(self) -> str | bytes:
@@ -547,7 +592,7 @@ class ReconnectingWebSocket:
             raise StopAsyncIteration from None
 
     async def __aenter__(self: _S) -> _S:
-        self._inbox_active = True
+        self._activate_inbox()
         await self.wait_open()
         return self
 
@@ -637,7 +682,7 @@ class ReconnectingWebSocket:
         self._working = True
         try:
             while self._work:
-                self._execute(self._work.popleft())
+                self._execute(self._work.pop(0))
         finally:
             self._working = False
 
@@ -731,6 +776,7 @@ class ReconnectingWebSocket:
             self._debug(f"attempt {link.attempt}: failed: {exc!r}")
             self._run(machine.attempt_failed(link.attempt, exc))
             return
+        del connecting
         if not machine.is_current(link.attempt):
             conn.abort()
             return

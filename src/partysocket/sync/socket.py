@@ -302,7 +302,7 @@ class ReconnectingWebSocket:
             raise StopIteration from None
 
     def _activate(self) -> None:
-        self._inner._inbox_active = True
+        self._inner._activate_inbox()
 
     def __enter__(self: _S) -> _S:
         self._call(self._activate)
