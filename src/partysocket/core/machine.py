@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ..events import CloseEvent, ErrorEvent, Event, RetryEvent
 from ..exceptions import ConnectionLost
@@ -101,43 +100,74 @@ class SendOutcome(enum.Enum):
     DROPPED = "dropped"  # the buffer is full
 
 
-@dataclass(frozen=True, slots=True)
-class StartAttempt:
+class _Action:
+    """Base of the actions: small value objects, compared and shown by their fields.
+
+    (Plain classes rather than dataclasses: they cost nothing at import time.)
+    """
+
+    __slots__: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash((type(self), *(v if not isinstance(v, list) else tuple(v) for v in self._values())))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class StartAttempt(_Action):
     """Resolve the providers and open a connection; report back with this ``attempt``."""
 
-    attempt: int
+    __slots__ = ("attempt",)
+
+    def __init__(self, attempt: int) -> None:
+        self.attempt = attempt
 
 
-@dataclass(frozen=True, slots=True)
-class CancelAttempt:
+class CancelAttempt(_Action):
     """Stop the attempt's work and abort its handshake, silently."""
 
-    attempt: int
+    __slots__ = ("attempt",)
+
+    def __init__(self, attempt: int) -> None:
+        self.attempt = attempt
 
 
-@dataclass(frozen=True, slots=True)
-class SetTimer:
+class SetTimer(_Action):
     """Call :meth:`Machine.timer_fired` with ``timer`` after ``delay`` seconds (replacing it)."""
 
-    timer: Timer
-    delay: float
+    __slots__ = ("timer", "delay")
+
+    def __init__(self, timer: Timer, delay: float) -> None:
+        self.timer = timer
+        self.delay = delay
 
 
-@dataclass(frozen=True, slots=True)
-class CancelTimer:
-    timer: Timer
+class CancelTimer(_Action):
+    __slots__ = ("timer",)
+
+    def __init__(self, timer: Timer) -> None:
+        self.timer = timer
 
 
-@dataclass(frozen=True, slots=True)
-class Flush:
+class Flush(_Action):
     """Write ``messages`` to the attempt's open connection, in order, before anything else."""
 
-    attempt: int
-    messages: list[Message]
+    __slots__ = ("attempt", "messages")
+
+    def __init__(self, attempt: int, messages: list[Message]) -> None:
+        self.attempt = attempt
+        self.messages = messages
 
 
-@dataclass(frozen=True, slots=True)
-class CloseConnection:
+class CloseConnection(_Action):
     """Close the attempt's open connection with a closing handshake; report nothing more.
 
     With ``flush`` the messages not yet written go out before the close frame
@@ -145,27 +175,33 @@ class CloseConnection:
     without it they are given back at once.
     """
 
-    attempt: int
-    code: int
-    reason: str
-    flush: bool
+    __slots__ = ("attempt", "code", "reason", "flush")
+
+    def __init__(self, attempt: int, code: int, reason: str, flush: bool) -> None:
+        self.attempt = attempt
+        self.code = code
+        self.reason = reason
+        self.flush = flush
 
 
-@dataclass(frozen=True, slots=True)
-class Dispatch:
+class Dispatch(_Action):
     """Dispatch ``event`` to the handlers and listeners if :meth:`Machine.settle` agrees.
 
     ``attempt`` is the attempt the event was decided for (0 for events that
     do not depend on one).
     """
 
-    event: Event
-    attempt: int = 0
+    __slots__ = ("event", "attempt")
+
+    def __init__(self, event: Event, attempt: int = 0) -> None:
+        self.event = event
+        self.attempt = attempt
 
 
-@dataclass(frozen=True, slots=True)
-class Finish:
+class Finish(_Action):
     """The socket is now closed for good: wake everyone waiting for a message or an open."""
+
+    __slots__ = ()
 
 
 Action = StartAttempt | CancelAttempt | SetTimer | CancelTimer | Flush | CloseConnection | Dispatch | Finish

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,19 +51,22 @@ def check_ws_url(url: object) -> str:
 
 # -- PartyKit room addressing --------------------------------------------------
 
-_LOCAL_NETWORKS = tuple(
-    ipaddress.ip_network(net)
-    for net in (
-        "127.0.0.0/8",
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "169.254.0.0/16",
-        "::1/128",
-        "fc00::/7",
-        "fe80::/10",
-    )
+_LOCAL_NETWORK_NAMES = (
+    "127.0.0.0/8",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "::1/128",
+    "fc00::/7",
+    "fe80::/10",
 )
+
+
+@functools.cache
+def _local_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(name) for name in _LOCAL_NETWORK_NAMES)
+
 
 # Characters kept as they are in a room or party name: everything that cannot
 # change the URL's structure. "?", "#", "%", whitespace, control characters and
@@ -110,7 +114,7 @@ def is_local_host(host: str) -> bool:
         return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    return any(address in network for network in _LOCAL_NETWORKS)
+    return any(address in network for network in _local_networks())
 
 
 def encode_name(name: str) -> str:
