@@ -140,6 +140,76 @@ async def ours_scale(url: str, n: int, transport: str = "default") -> Result:
     return await _scale(n, one)
 
 
+# -- partysocket.sync (ours, blocking, from a plain thread) --------------------
+
+
+def sync_throughput(url: str, n: int, size: int) -> Result:
+    import threading
+
+    from partysocket.sync import ReconnectingWebSocket
+
+    done = threading.Event()
+    count = 0
+
+    def on_message(_event: Any) -> None:
+        nonlocal count
+        count += 1
+        if count == n:
+            done.set()
+
+    ws = ReconnectingWebSocket(url, max_size=2**24)
+    ws.wait_open(10)
+    ws.onmessage = on_message
+    payload = b"x" * size
+    start = time.perf_counter()
+    for _ in range(n):
+        ws.send(payload)
+    if not done.wait(60):
+        raise TimeoutError("not every echo arrived")
+    elapsed = time.perf_counter() - start
+    ws.close()
+    return throughput_result(n, size, elapsed)
+
+
+def sync_latency(url: str, n: int) -> Result:
+    from partysocket.sync import ReconnectingWebSocket
+
+    ws = ReconnectingWebSocket(url)
+    iter(ws)
+    ws.wait_open(10)
+    ws.send(b"warm")
+    ws.recv(10)
+    payload = b"x" * 32
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        ws.send(payload)
+        ws.recv(10)
+        samples.append(time.perf_counter() - start)
+    ws.close()
+    return percentiles(samples)
+
+
+def sync_send_cost(url: str, n: int) -> Result:
+    from partysocket.sync import ReconnectingWebSocket
+
+    ws = ReconnectingWebSocket(url)
+    ws.wait_open(10)
+    payload = b"x" * 32
+    start = time.perf_counter()
+    for _ in range(n):
+        ws.send(payload)
+    open_cost = (time.perf_counter() - start) / n
+    ws.close()
+    idle = ReconnectingWebSocket("ws://127.0.0.1:9/", min_reconnection_delay=30.0, max_reconnection_delay=30.0)
+    start = time.perf_counter()
+    for _ in range(n):
+        idle.send(payload)
+    buffer_cost = (time.perf_counter() - start) / n
+    idle.close()
+    return {"open": open_cost, "buffering": buffer_cost, "n": n}
+
+
 # -- websockets (the reference for every ratio) -------------------------------
 
 

@@ -31,6 +31,7 @@ WORKER_TIMEOUT = 100.0
 IMPORTS = {
     "partysocket": "import partysocket, partysocket.transports.websockets",
     "partysocket+picows": "import partysocket, partysocket.transports.picows",
+    "partysocket.sync": "import partysocket.sync, partysocket.transports.websockets",
     "websockets": "import websockets.asyncio.client",
     "websocket-client": "import websocket",
     "aiohttp": "import aiohttp",
@@ -116,6 +117,7 @@ def available_clients() -> list[str]:
         print(f"note: partysocket+picows skipped ({exc})", file=sys.stderr)
     else:
         names.append("partysocket+picows")
+    names.append("partysocket.sync")
     names += [REF, "websocket-client", "aiohttp", "picows"]
     if shutil.which("node") and os.path.isdir(os.path.join(NODE_MODULES, "partysocket")):
         names.append("partysocket-ts (node)")

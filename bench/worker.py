@@ -20,6 +20,16 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     client, case = spec["client"], spec["case"]
     url, n, size = spec.get("url", ""), spec.get("n", 0), spec.get("size", 32)
     transport = "picows" if client == "partysocket+picows" else "default"
+    if client == "partysocket.sync":
+        blocking = {
+            "throughput": lambda: clients.sync_throughput(url, n, size),
+            "latency": lambda: clients.sync_latency(url, n),
+            "send_cost": lambda: clients.sync_send_cost(url, n),
+        }
+        if case not in blocking:
+            return {"skipped": f"{case} is not measured for {client}"}
+        measured: dict[str, Any] = blocking[case]()
+        return measured
     if client.startswith("partysocket"):
         table: dict[str, Callable[[], Any]] = {
             "throughput": lambda: clients.ours_throughput(url, n, size, transport),
