@@ -56,8 +56,8 @@ def main(argv: list[str]) -> int:
     if task == "test":
         return run(PY, "-m", "pytest", *rest)
     if task == "check":
-        status = run(PY, "-m", "ruff", "check", "src", "tests", "dev.py", ".ci")
-        status |= run(PY, "-m", "ruff", "format", "--check", "src", "tests", "dev.py", ".ci")
+        status = run(PY, "-m", "ruff", "check", "src", "tests", "bench", "dev.py", ".ci")
+        status |= run(PY, "-m", "ruff", "format", "--check", "src", "tests", "bench", "dev.py", ".ci")
         status |= run(PY, "-m", "mypy")
         return status
     return run(PY, str(ROOT / ".ci" / "build_check.py"))
