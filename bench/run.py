@@ -218,7 +218,9 @@ def import_time(client: str, repeats: int) -> dict[str, Any]:
             best = min(best, result["seconds"])
             continue
         code = f"import time; t = time.perf_counter(); {IMPORTS[client]}; print(time.perf_counter() - t)"
-        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
         if out.returncode != 0:
             return {"error": out.stderr.strip().splitlines()[-1][:300]}
         best = min(best, float(out.stdout))
