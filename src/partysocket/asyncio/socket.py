@@ -147,6 +147,7 @@ class _Link:
     """One attempt: its task and, once open, its connection, writer and keep-alive."""
 
     __slots__ = (
+        "owner",
         "attempt",
         "task",
         "conn",
@@ -161,12 +162,14 @@ class _Link:
         "flush_scheduled",
     )
 
-    def __init__(self, attempt: int) -> None:
+    def __init__(self, owner: ReconnectingWebSocket, attempt: int) -> None:
+        self.owner = owner
         self.attempt = attempt
         self.task: asyncio.Task[None] | None = None
         self.conn: Connection | None = None
-        #: Messages accepted for this connection and not yet written.
-        self.pending: deque[Message] = deque()
+        #: Messages accepted for this connection and not yet written; created on first use
+        #: and dropped once written, so an idle connection holds none.
+        self.pending: deque[Message] | None = None
         self.ping_timer: asyncio.TimerHandle | None = None
         self.writer: asyncio.Task[None] | None = None
         self.pinger: asyncio.Task[None] | None = None
@@ -176,6 +179,41 @@ class _Link:
         #: The transport's synchronous write, if it has one (see Connection.write_nowait).
         self.write_nowait: Callable[[list[Message]], bool] | None = None
         self.flush_scheduled = False
+
+    def queue(self) -> deque[Message]:
+        """The pending queue, created if needed."""
+        pending = self.pending
+        if pending is None:
+            pending = self.pending = deque()
+        return pending
+
+    def take_pending(self) -> list[Message]:
+        """Remove and return every message not yet written."""
+        pending, self.pending = self.pending, None
+        if not pending:
+            return []
+        messages = list(pending)
+        pending.clear()  # a writer still holding this queue finds nothing more to write
+        return messages
+
+    # A push transport's callbacks: bound methods, so an open connection holds no closures.
+
+    def deliver(self, data: Message) -> None:
+        """One message from a push transport."""
+        if self.detached:
+            return  # closing: dropped, and reading goes on so the close frame gets through
+        owner = self.owner
+        owner._on_message(data)
+        if owner._inbox_active and len(owner._inbox) >= RECV_QUEUE_SIZE and not self.detached:
+            conn: Any = self.conn
+            conn.pause_reading()
+            owner._on_space = conn.resume_reading
+
+    def ended(self, ended: ConnectionEnded) -> None:
+        """A push transport's connection ended."""
+        if not self.detached:
+            owner = self.owner
+            owner._own(owner._get_loop().create_task(owner._connection_ended(self, ended)), "connection")
 
 
 class ReconnectingWebSocket:
@@ -344,7 +382,7 @@ class ReconnectingWebSocket:
 
         self._link: _Link | None = None
         self._timers: dict[Timer, asyncio.TimerHandle] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: list[asyncio.Task[Any]] = []  # a list: 56 bytes when empty, a set 216
         self._work: list[Action] = []
         self._working = False
 
@@ -420,7 +458,8 @@ class ReconnectingWebSocket:
         amount = self._machine.buffer.byte_size
         link = self._link
         if link is not None and not link.detached:
-            amount += sum(message_size(m) for m in link.pending)
+            if link.pending:
+                amount += sum(message_size(m) for m in link.pending)
             if link.conn is not None:
                 amount += link.conn.buffered_amount
         return amount
@@ -460,7 +499,7 @@ class ReconnectingWebSocket:
         if outcome is SendOutcome.WRITE:
             link = self._link
             assert link is not None
-            link.pending.append(message)
+            link.queue().append(message)
             if not link.flush_scheduled:
                 # The first message of a loop turn is written at once (latency); the others
                 # sent during the same turn are written together when the turn ends (throughput).
@@ -697,7 +736,7 @@ class ReconnectingWebSocket:
             if event.type == "open":
                 self._wake(self._open_waiters)
         elif isinstance(action, StartAttempt):
-            new = _Link(action.attempt)
+            new = _Link(self, action.attempt)
             self._link = new
             new.task = self._own(self._get_loop().create_task(self._attempt(new)), "connection")
         elif isinstance(action, SetTimer):
@@ -710,7 +749,7 @@ class ReconnectingWebSocket:
             if current is None or current.attempt != action.attempt or current.detached:
                 self._machine.requeue(action.messages)
             else:
-                current.pending.extend(action.messages)
+                current.queue().extend(action.messages)
                 self._write_pending(current)
         elif isinstance(action, CloseConnection):
             self._close_link(action)
@@ -786,17 +825,19 @@ class ReconnectingWebSocket:
         if self._options.ping_interval is not None:
             link.ping_timer = loop.call_later(self._options.ping_interval, self._ping, link)
         self._run(machine.opened(link.attempt))
-        await self._read_loop(link, conn)
+        push = getattr(conn, "push_messages", None)
+        if push is None:
+            await self._read_loop(link, conn)
+        else:
+            # The transport calls back per message and once at the end: no task waits
+            # while the connection is open.
+            push(link.deliver, link.ended)
+            link.task = None  # this task ends here; nothing waits while the connection is open
 
     async def _read_loop(self, link: _Link, conn: Connection) -> None:
-        ended: ConnectionEnded | None = None
-        push = getattr(conn, "push_messages", None)
+        """Receive from a pull-only transport until the connection ends, then report the end."""
         try:
-            if push is not None:
-                # The transport calls us once per message: no task switch per message.
-                ended = await push(self._message_sink(link, conn))
-            else:
-                await self._pull_messages(link, conn)
+            await self._pull_messages(link, conn)
         except ConnectionEnded as exc:
             ended = exc
         except asyncio.CancelledError:
@@ -807,12 +848,15 @@ class ReconnectingWebSocket:
             logger.exception("the transport failed while receiving")
             conn.abort()
             ended = ConnectionEnded(1006, "", False, exc)
-        if link.detached or ended is None:
+        await self._connection_ended(link, ended)
+
+    async def _connection_ended(self, link: _Link, ended: ConnectionEnded) -> None:
+        """Stop the connection's helpers, put its unwritten messages back, and tell the machine."""
+        if link.detached:
             return
         link.detached = True
         await self._stop_helpers(link)
-        self._machine.requeue(list(link.pending))
-        link.pending.clear()
+        self._machine.requeue(link.take_pending())
         cause = link.cause or ended.cause
         self._debug(f"attempt {link.attempt}: connection ended with code {ended.code}")
         self._run(self._machine.connection_lost(link.attempt, ended.code, ended.reason, ended.was_clean, cause))
@@ -835,20 +879,6 @@ class ReconnectingWebSocket:
                 self._on_space = room
                 await waiter
 
-    def _message_sink(self, link: _Link, conn: Any) -> Callable[[Message], None]:
-        """The callback a push transport delivers each message to."""
-        on_message = self._on_message
-
-        def sink(data: Message) -> None:
-            if link.detached:
-                return  # closing: dropped, and reading goes on so the close frame gets through
-            on_message(data)
-            if self._inbox_active and len(self._inbox) >= RECV_QUEUE_SIZE and not link.detached:
-                conn.pause_reading()
-                self._on_space = conn.resume_reading
-
-        return sink
-
     def _on_message(self, data: Message) -> None:
         if self._inbox_active:
             self._inbox.append(data)
@@ -867,6 +897,8 @@ class ReconnectingWebSocket:
     def _write_pending(self, link: _Link) -> None:
         """Write the queued messages without a task switch if the transport can, else wake the writer."""
         pending = link.pending
+        if not pending:
+            return
         write = link.write_nowait
         if write is not None and not link.writing and not link.detached:
             while pending:
@@ -876,6 +908,8 @@ class ReconnectingWebSocket:
                     break
         if pending:
             self._kick_writer(link)
+        elif link.writer is None or link.writer.done():
+            link.pending = None  # all written: an idle connection keeps no queue
 
     def _kick_writer(self, link: _Link) -> None:
         """Start the writer task unless it runs: it writes what waits for room, then ends."""
@@ -885,7 +919,6 @@ class ReconnectingWebSocket:
     async def _write_loop(self, link: _Link) -> None:
         conn = link.conn
         assert conn is not None
-        pending = link.pending
         send_batch = getattr(conn, "send_batch", None)
         if send_batch is None:  # a transport without batches: one message at a time
 
@@ -895,19 +928,20 @@ class ReconnectingWebSocket:
             take: Callable[[deque[Message]], list[Message]] = lambda queue: [queue.popleft()]  # noqa: E731
         else:
             take = _take_batch
-        while pending:
-            batch = take(pending)
+        while link.pending:
+            batch = take(link.pending)
             link.writing = True
             try:
                 await send_batch(batch)
             except ConnectionEnded:
-                pending.extendleft(reversed(batch))  # not written: it goes out on the next connection
+                link.queue().extendleft(reversed(batch))  # not written: it goes out on the next connection
                 return  # the reader reports the end
             except BaseException:
-                pending.extendleft(reversed(batch))
+                link.queue().extendleft(reversed(batch))
                 raise
             finally:
                 link.writing = False
+        link.pending = None  # all written
 
     def _ping(self, link: _Link) -> None:
         """Keep-alive timer: ping now (a short task), then schedule the next one if all went well."""
@@ -958,8 +992,7 @@ class ReconnectingWebSocket:
         if on_space is not None:
             on_space()  # the reader stops waiting for room in the inbox
         if not action.flush:
-            self._machine.requeue(list(link.pending))
-            link.pending.clear()
+            self._machine.requeue(link.take_pending())
         if link.pending:
             self._kick_writer(link)  # what was handed to this connection goes out before the close frame
         self._own(self._get_loop().create_task(self._finish_link(link, action.code, action.reason)), "closer")
@@ -985,9 +1018,7 @@ class ReconnectingWebSocket:
             await self._stop_helpers(link)
             if link.task is not None and not link.task.done():
                 link.task.cancel()
-            if link.pending:
-                self._machine.requeue(list(link.pending))
-                link.pending.clear()
+            self._machine.requeue(link.take_pending())
 
     # -- plumbing --------------------------------------------------------------
 
@@ -998,12 +1029,13 @@ class ReconnectingWebSocket:
 
     def _own(self, task: asyncio.Future[Any], what: str) -> asyncio.Task[Any]:
         assert isinstance(task, asyncio.Task)
-        self._tasks.add(task)
+        self._tasks.append(task)
         task.add_done_callback(lambda t: self._task_done(t, what))
         return task
 
     def _task_done(self, task: asyncio.Task[Any], what: str) -> None:
-        self._tasks.discard(task)
+        if task in self._tasks:
+            self._tasks.remove(task)
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
             logger.error("partysocket %s task failed", what, exc_info=exc)

@@ -55,6 +55,16 @@ def translate_connect_error(exc: BaseException, url: str) -> BaseException:
     return exc
 
 
+def _ending(exc: ConnectionClosed) -> ConnectionEnded:
+    """How a connection ended, from websockets' exception."""
+    received = exc.rcvd
+    if received is None:
+        cause: BaseException = ConnectionLost(str(exc))
+        cause.__cause__ = exc.__cause__ or exc
+        return ConnectionEnded(1006, "", False, cause)
+    return ConnectionEnded(received.code, received.reason, exc.sent is not None)
+
+
 class _ClientConnection(ClientConnection):
     """``ClientConnection`` that enforces its close timeout on its own.
 
@@ -71,6 +81,7 @@ class _ClientConnection(ClientConnection):
     _holding = False
     _fragments: list[bytes] | None = None
     _fragments_text = False
+    _on_lost: Callable[[ConnectionEnded], None] | None = None  # told how the connection ended
 
     def set_sink(self, sink: Callable[[str | bytes], None]) -> None:
         """Deliver every complete message to ``sink`` (first those that came before)."""
@@ -150,6 +161,12 @@ class _ClientConnection(ClientConnection):
         if self._close_timer is not None:
             self._close_timer.cancel()
         super().connection_lost(exc)
+        if self._on_lost is not None:
+            self.loop.call_soon(self._report_lost)
+
+    def _report_lost(self) -> None:
+        assert self._on_lost is not None
+        self._on_lost(_ending(self.close_exc))
 
 
 class WebsocketsConnection:
@@ -169,19 +186,11 @@ class WebsocketsConnection:
         transport = self._ws.transport
         return 0 if transport is None else transport.get_write_buffer_size()
 
-    def _ended(self, exc: ConnectionClosed) -> ConnectionEnded:
-        received = exc.rcvd
-        if received is None:
-            cause: BaseException = ConnectionLost(str(exc))
-            cause.__cause__ = exc.__cause__ or exc
-            return ConnectionEnded(1006, "", False, cause)
-        return ConnectionEnded(received.code, received.reason, exc.sent is not None)
-
     async def send(self, message: str | bytes) -> None:
         try:
             await self._ws.send(message)
         except ConnectionClosed as exc:
-            raise self._ended(exc) from None
+            raise _ending(exc) from None
 
     def write_nowait(self, messages: list[str | bytes]) -> bool:
         """Frame and write ``messages`` at once (one system call) if nothing stands in the way.
@@ -232,14 +241,19 @@ class WebsocketsConnection:
                         if not chunk and ws.transport.can_write_eof():
                             ws.transport.write_eof()
         except ConnectionClosed as exc:
-            raise self._ended(exc) from None
+            raise _ending(exc) from None
 
-    async def push_messages(self, sink: Callable[[str | bytes], None]) -> ConnectionEnded:
-        """Deliver every message to ``sink`` as it arrives; return how the connection ended."""
+    def push_messages(self, sink: Callable[[str | bytes], None], on_end: Callable[[ConnectionEnded], None]) -> None:
+        """Deliver every message to ``sink`` as it arrives, then call ``on_end`` once with how the connection ended.
+
+        Both are called from the event loop; no task waits in between, so an
+        idle connection costs no task.
+        """
         ws = self._ws
+        ws._on_lost = on_end
         ws.set_sink(sink)
-        await asyncio.shield(ws.connection_lost_waiter)
-        return self._ended(ws.close_exc)
+        if ws.connection_lost_waiter.done():  # lost before we asked
+            ws.loop.call_soon(ws._report_lost)
 
     def pause_reading(self) -> None:
         """Deliver nothing more, and stop reading from the network, until :meth:`resume_reading`."""
@@ -255,7 +269,7 @@ class WebsocketsConnection:
             queue = self._queue = asyncio.Queue()
             self._ws.set_sink(queue.put_nowait)
         if queue.empty() and self._ws.connection_lost_waiter.done():
-            raise self._ended(self._ws.close_exc)
+            raise _ending(self._ws.close_exc)
         getter: asyncio.Future[str | bytes] = asyncio.ensure_future(queue.get())
         lost: asyncio.Future[None] = self._ws.connection_lost_waiter
         try:
@@ -265,13 +279,13 @@ class WebsocketsConnection:
                 getter.cancel()
         if getter.done() and not getter.cancelled():
             return getter.result()
-        raise self._ended(self._ws.close_exc)
+        raise _ending(self._ws.close_exc)
 
     async def ping(self) -> Awaitable[object]:
         try:
             return await self._ws.ping()
         except ConnectionClosed as exc:
-            raise self._ended(exc) from None
+            raise _ending(exc) from None
 
     async def close(self, code: int, reason: str) -> None:
         await self._ws.close(code, reason)
