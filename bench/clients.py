@@ -128,6 +128,10 @@ async def ours_send_cost(url: str, n: int, transport: str = "default") -> Result
 
 
 async def ours_scale(url: str, n: int, transport: str = "default") -> Result:
+    # Import before measuring, as websockets_scale does: module memory is not per-socket memory.
+    import partysocket.transports.websockets  # noqa: F401
+
+    our_transport(transport)
     sem = asyncio.Semaphore(200)
     sockets: list[Any] = []
 
