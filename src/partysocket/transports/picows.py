@@ -18,7 +18,7 @@ import asyncio
 import ssl as _ssl
 import urllib.request
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -49,8 +49,9 @@ _PONG = WSMsgType.PONG
 class PicowsConnection(WSListener):
     """A :class:`~partysocket.transports.Connection` that is also picows' listener for it.
 
-    Frames are reassembled into messages in :meth:`on_ws_frame` and queued for
-    :meth:`recv`; :meth:`send` writes at once and waits only while the
+    Frames are reassembled into messages in :meth:`on_ws_frame` and handed to
+    the socket's sink (:meth:`push_messages`), or queued for :meth:`recv` when
+    used pull-style; :meth:`send` writes at once and waits only while the
     transport's write buffer is above its high-water mark.
     """
 
@@ -65,6 +66,9 @@ class PicowsConnection(WSListener):
         self._fragment_type = _BINARY
         self._ended: ConnectionEnded | None = None
         self._closed = asyncio.get_running_loop().create_future()
+        self._sink: Callable[[str | bytes], None] | None = None
+        self._on_end: Callable[[ConnectionEnded], None] | None = None
+        self._holding = False
         self.subprotocol = ""
         self.extensions = ""
 
@@ -116,6 +120,13 @@ class PicowsConnection(WSListener):
         self._pongs.clear()
         if not self._closed.done():
             self._closed.set_result(None)
+        if self._on_end is not None:
+            asyncio.get_running_loop().call_soon(self._report_end)
+
+    def _report_end(self) -> None:
+        assert self._on_end is not None and self._ended is not None
+        self._drain_inbox()  # held messages first (none are held once the socket is closing)
+        self._on_end(self._ended)
 
     def pause_writing(self) -> None:
         if self._writable is None:
@@ -127,6 +138,10 @@ class PicowsConnection(WSListener):
             writable.set_result(None)
 
     def _deliver(self, data: str | bytes) -> None:
+        sink = self._sink
+        if sink is not None and not self._holding and not self._inbox:
+            sink(data)
+            return
         self._inbox.append(data)
         waiter = self._waiter
         if waiter is not None:
@@ -143,15 +158,42 @@ class PicowsConnection(WSListener):
             return 0
         return int(transport.underlying_transport.get_write_buffer_size())
 
-    def send_nowait(self, message: str | bytes) -> bool:
-        """Write ``message`` now; False (nothing written) if the buffer is full and the caller must wait."""
-        if self._ended is not None:
-            raise self._ended
-        if self._writable is not None:
+    def write_nowait(self, messages: list[str | bytes]) -> bool:
+        """Write ``messages`` now; False (nothing written) if the connection ended or its buffer is full."""
+        transport = self._transport
+        if self._ended is not None or self._writable is not None or transport is None:
             return False
-        assert self._transport is not None
-        self._transport.send(_TEXT if type(message) is str else _BINARY, message)
+        send = transport.send
+        for message in messages:
+            send(_TEXT if type(message) is str else _BINARY, message)
         return True
+
+    def push_messages(self, sink: Callable[[str | bytes], None], on_end: Callable[[ConnectionEnded], None]) -> None:
+        """Deliver every message to ``sink`` as it arrives, then call ``on_end`` once with how the connection ended."""
+        self._sink = sink
+        self._on_end = on_end
+        self._drain_inbox()
+        if self._ended is not None:
+            asyncio.get_running_loop().call_soon(self._report_end)
+
+    def pause_reading(self) -> None:
+        """Deliver nothing more, and stop reading from the network, until :meth:`resume_reading`."""
+        self._holding = True
+        transport = self._transport
+        if transport is not None and not transport.is_disconnected:
+            transport.underlying_transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._holding = False
+        self._drain_inbox()
+        transport = self._transport
+        if not self._holding and transport is not None and not transport.is_disconnected:
+            transport.underlying_transport.resume_reading()
+
+    def _drain_inbox(self) -> None:
+        inbox, sink = self._inbox, self._sink
+        while inbox and sink is not None and not self._holding:
+            sink(inbox.popleft())
 
     async def send(self, message: str | bytes) -> None:
         while self._writable is not None and self._ended is None:
