@@ -43,7 +43,12 @@ NAN = math.nan
 
 # -- constructor options ----------------------------------------------------------------
 
+
 # (option, value, expected exception). Wrong type: TypeError; wrong range: ValueError.
+async def _async_policy(event: Any) -> bool:
+    return False
+
+
 BAD_OPTIONS: list[tuple[str, Any, type[Exception]]] = [
     ("max_reconnection_delay", -1.0, ValueError),
     ("max_reconnection_delay", NAN, ValueError),
@@ -90,6 +95,7 @@ BAD_OPTIONS: list[tuple[str, Any, type[Exception]]] = [
     ("ping_timeout", "20", TypeError),
     ("should_reconnect_on_close", 42, TypeError),
     ("should_reconnect_on_close", "no", TypeError),
+    ("should_reconnect_on_close", _async_policy, TypeError),
     ("debug_logger", 42, TypeError),
     ("websocket", object(), TypeError),
     ("headers", 42, TypeError),

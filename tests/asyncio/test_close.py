@@ -396,3 +396,54 @@ async def test_reconnect_from_a_close_listener_connects_at_once_without_a_stale_
             assert ws.retry_count == 0
         finally:
             await ws.aclose()
+
+
+async def test_aclose_waits_for_a_short_async_listener_and_cancels_a_long_one_after_the_timeout() -> None:
+    async with TestServer() as server:
+        finished: list[str] = []
+        cancelled: list[str] = []
+
+        async def short(event: Event) -> None:
+            await asyncio.sleep(0.05)
+            finished.append("short")
+
+        async def long(event: Event) -> None:
+            try:
+                await asyncio.sleep(60)
+                finished.append("long")
+            except asyncio.CancelledError:
+                cancelled.append("long")
+                raise
+
+        ws = ReconnectingWebSocket(server.url, connection_timeout=0.5, min_reconnection_delay=0.05)
+        ws.add_event_listener("close", short)
+        ws.add_event_listener("close", long)
+        await ws.wait_open(TIMEOUT)
+        started = time.monotonic()
+        await asyncio.wait_for(ws.aclose(), TIMEOUT)
+        elapsed = time.monotonic() - started
+        assert finished == ["short"]
+        assert cancelled == ["long"]
+        assert elapsed < 0.5 + 2.0  # the listener bound (connection_timeout) plus a generous margin
+        assert_no_task_left()
+
+
+async def test_a_policy_returning_an_awaitable_is_logged_and_reconnects(caplog: pytest.LogCaptureFixture) -> None:
+    async def verdict() -> bool:
+        return False
+
+    async with TestServer() as server:
+        ws = ReconnectingWebSocket(
+            server.url,
+            should_reconnect_on_close=lambda event: verdict(),  # type: ignore[arg-type,return-value]  # not a bool
+            min_reconnection_delay=0.05,
+        )
+        opens: list[Event] = []
+        ws.add_event_listener("open", opens.append)
+        try:
+            await ws.wait_open(TIMEOUT)
+            server.drop_all()
+            await wait_until(lambda: len(opens) == 2, what="the reconnection")
+            assert any("returned an awaitable" in record.getMessage() for record in caplog.records)
+        finally:
+            await ws.aclose()

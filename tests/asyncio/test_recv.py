@@ -353,6 +353,67 @@ async def test_paused_recv_queue_does_not_stop_message_events_for_later_messages
             await ws.aclose()
 
 
+async def test_async_with_and_listeners_only_is_not_stalled_by_the_unread_recv_queue() -> None:
+    total = RECV_QUEUE_SIZE * 4
+
+    async def flood(conn: ServerConnection) -> None:
+        for i in range(total):
+            await conn.send(f"m{i}")
+
+    async with TestServer(echo=False) as server:
+        server.on_connect = flood
+        seen: list[str] = []
+        ws = ReconnectingWebSocket(server.url, on_message=lambda event: seen.append(event.data), **FAST)
+        async with ws:  # lifecycle only: messages are consumed by the handler, recv() never called
+            await wait_until(lambda: len(seen) == total, what="every message to reach the handler")
+            assert seen == [f"m{i}" for i in range(total)]
+            assert len(ws._inbox) < RECV_QUEUE_SIZE  # nothing kept for a recv() nobody makes
+
+
+async def test_a_slow_recv_consumer_is_not_taken_for_a_dead_connection() -> None:
+    total = RECV_QUEUE_SIZE * 3
+
+    async def flood(conn: ServerConnection) -> None:
+        for i in range(total):
+            await conn.send(f"m{i}")
+
+    async with TestServer(echo=False) as server:
+        server.on_connect = flood
+        ws = ReconnectingWebSocket(server.url, ping_interval=0.1, ping_timeout=0.1, **FAST)
+        closes = collect(ws, "close")
+        try:
+            assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "m0"
+            await wait_until(lambda: len(ws._inbox) >= RECV_QUEUE_SIZE, what="the queue to fill")
+            # The consumer is busy for several keep-alive rounds while reading is paused
+            # (this sleep is the scenario, not a synchronisation).
+            await asyncio.sleep(1.0)
+            rest = [await asyncio.wait_for(ws.recv(), TIMEOUT) for _ in range(1, total)]
+            assert rest == [f"m{i}" for i in range(1, total)]
+            assert closes == []
+            assert server.opened == 1
+        finally:
+            await ws.aclose()
+
+
+async def test_async_with_cancelled_on_entry_closes_the_socket() -> None:
+    async with TestServer() as server:
+        server.refuse(503)
+        ws = ReconnectingWebSocket(server.url, **FAST)
+
+        async def enter() -> None:
+            async with ws:
+                raise AssertionError("the server refuses: entry cannot succeed")
+
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(enter(), 0.5)
+        assert ws.ready_state == partysocket.CLOSED
+        assert ws.should_reconnect is False  # no retry keeps running for a socket nobody holds
+        attempts = len(server.handshakes)
+        await ws.aclose()
+        assert not ws._timers
+        assert len(server.handshakes) == attempts
+
+
 async def test_wait_open_returns_at_once_when_open() -> None:
     async with TestServer() as server:
         ws = ReconnectingWebSocket(server.url, **FAST)

@@ -247,6 +247,57 @@ async def test_messages_accepted_but_not_written_when_the_connection_dies_are_no
             await ws.aclose()
 
 
+@pytest.mark.parametrize("how", ["reconnect", "close-then-reconnect"])
+async def test_unwritten_messages_of_a_backed_up_connection_go_on_the_next_one_in_order(how: str) -> None:
+    """``reconnect()`` (or ``close()`` then ``reconnect()``) while the old peer reads nothing.
+
+    What the old connection had not written must go out on the new connection,
+    ahead of what is sent later, and never wait in the buffer while OPEN.
+    """
+    count = 300
+    size = 64 * 1024
+    connections: list[ServerConnection] = []
+
+    async def on_connect(conn: ServerConnection) -> None:
+        connections.append(conn)
+        if len(connections) == 1:
+            assert conn.transport is not None
+            conn.transport.pause_reading()
+            await conn.wait_closed()
+            raise RuntimeError("first connection: record nothing it sent")
+
+    def message(i: int) -> bytes:
+        return f"{i:06d}".encode().ljust(size, b".")
+
+    async with TestServer(echo=False) as server:
+        server.on_connect = on_connect
+        ws = ReconnectingWebSocket(server.url, compression=None, connection_timeout=0.5, ping_interval=None, **FAST)
+        opens: list[Event] = collect(ws, "open")
+        try:
+            await ws.wait_open(TIMEOUT)
+            assert [ws.send(message(i)) for i in range(count)] == [True] * count
+            link = ws._link
+            assert link is not None and link.conn is not None
+            conn = link.conn
+            await wait_until(lambda: conn.buffered_amount > 0, what="the writer to back up")
+            if how == "close-then-reconnect":
+                ws.close()
+            ws.reconnect()
+            await wait_until(lambda: len(opens) == 2, what="the new connection")
+            ws.send(b"after")
+            await wait_until(lambda: server.received[-1:] == [b"after"], timeout=3 * TIMEOUT, what="'after'")
+            assert len(ws._machine.buffer) == 0
+            # Past the old connection's close timeout, nothing turns up late in the buffer.
+            await wait_until(lambda: not any(task.get_name() != "partysocket-listener" for task in ws._tasks))
+            assert len(ws._machine.buffer) == 0
+            assert ws.buffered_amount == 0
+            indices = [int(data[:6]) for data in server.received[:-1]]
+            assert indices, "the new connection got none of the unwritten messages"
+            assert indices == list(range(indices[0], count)), "messages were lost, duplicated or reordered"
+        finally:
+            await ws.aclose()
+
+
 async def test_max_enqueued_messages_keeps_the_first_n(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="partysocket")
     async with TestServer() as server:

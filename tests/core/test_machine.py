@@ -1003,6 +1003,26 @@ def test_requeue_puts_messages_back_at_the_front_in_order() -> None:
     assert only(open_now(m), Flush) == [Flush(2, ["a", "b", "c"])]
 
 
+def test_requeue_from_an_older_connection_while_a_newer_one_is_open_flushes_to_it_at_once() -> None:
+    m, _ = make()
+    open_now(m)
+    m.reconnect()
+    open_now(m)
+    assert m.attempt == 2
+    assert m.requeue(["a", "b"], 1) == [Flush(2, ["a", "b"])]
+    assert len(m.buffer) == 0  # never left waiting in the buffer while OPEN
+
+
+def test_requeue_from_the_current_connection_goes_to_the_buffer_front() -> None:
+    m, _ = make()
+    open_now(m)
+    assert m.requeue(["a"], 1) == []
+    assert m.drain() == ["a"]
+    m.reconnect()  # CONNECTING: the messages wait for the open flush
+    assert m.requeue(["b"], 1) == []
+    assert m.drain() == ["b"]
+
+
 def test_requeue_keeps_messages_beyond_the_limit_but_push_still_respects_it() -> None:
     m, _ = make(max_enqueued_messages=1)
     m.start()

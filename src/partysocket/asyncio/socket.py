@@ -57,6 +57,8 @@ Listener: TypeAlias = Any  # a callable, a coroutine function, or an object with
 _EMPTY = object()  # _try_recv found nothing
 _NO_INBOX: deque[Message] = deque(maxlen=0)  # stands in until the pull API is used; never filled
 
+_LISTENER_TASK = "partysocket-listener"  # the name of tasks that run coroutine listeners
+
 #: Messages the pull-style API (recv / async for) holds before reading pauses.
 RECV_QUEUE_SIZE = 256
 
@@ -152,12 +154,13 @@ class _Link:
         "task",
         "conn",
         "pending",
+        "in_flight",
         "ping_timer",
         "writer",
         "pinger",
         "detached",
+        "paused",
         "cause",
-        "writing",
         "write_nowait",
         "flush_scheduled",
     )
@@ -170,12 +173,14 @@ class _Link:
         #: Messages accepted for this connection and not yet written; created on first use
         #: and dropped once written, so an idle connection holds none.
         self.pending: deque[Message] | None = None
+        #: The batch the writer task handed to the transport and waits on (room in its buffer).
+        self.in_flight: list[Message] | None = None
         self.ping_timer: asyncio.TimerHandle | None = None
         self.writer: asyncio.Task[None] | None = None
         self.pinger: asyncio.Task[None] | None = None
         self.detached = False  # the machine has moved on: report nothing
+        self.paused = False  # reading is paused because the recv() queue is full
         self.cause: BaseException | None = None  # set by keep-alive before aborting
-        self.writing = False  # the writer task is in the middle of a batch
         #: The transport's synchronous write, if it has one (see Connection.write_nowait).
         self.write_nowait: Callable[[list[Message]], bool] | None = None
         self.flush_scheduled = False
@@ -187,13 +192,14 @@ class _Link:
             pending = self.pending = deque()
         return pending
 
-    def take_pending(self) -> list[Message]:
-        """Remove and return every message not yet written."""
+    def take_unwritten(self) -> list[Message]:
+        """Remove and return every message not yet written: the writer's batch first, then the queue."""
+        messages = self.in_flight or []
+        self.in_flight = None  # taken back: the writer must not give it back again
         pending, self.pending = self.pending, None
-        if not pending:
-            return []
-        messages = list(pending)
-        pending.clear()  # a writer still holding this queue finds nothing more to write
+        if pending:
+            messages = [*messages, *pending]
+            pending.clear()  # a writer still holding this queue finds nothing more to write
         return messages
 
     # A push transport's callbacks: bound methods, so an open connection holds no closures.
@@ -204,10 +210,24 @@ class _Link:
             return  # closing: dropped, and reading goes on so the close frame gets through
         owner = self.owner
         owner._on_message(data)
-        if owner._inbox_active and len(owner._inbox) >= RECV_QUEUE_SIZE and not self.detached:
+        if (
+            owner._inbox_active
+            and len(owner._inbox) >= RECV_QUEUE_SIZE
+            and not self.detached
+            and not self.paused
+            and owner._must_pause_reading()
+        ):
             conn: Any = self.conn
             conn.pause_reading()
-            owner._on_space = conn.resume_reading
+            self.paused = True
+            owner._on_space = self.resume
+
+    def resume(self) -> None:
+        """The recv() queue has room again (or the connection is closing): read on."""
+        if self.paused:
+            self.paused = False
+            conn: Any = self.conn
+            conn.resume_reading()
 
     def ended(self, ended: ConnectionEnded) -> None:
         """A push transport's connection ended."""
@@ -247,6 +267,7 @@ class ReconnectingWebSocket:
         "_inbox",
         "_inbox_active",
         "_inbox_hook",
+        "_inbox_pulled",
         "_link",
         "_listeners",
         "_loop",
@@ -388,6 +409,7 @@ class ReconnectingWebSocket:
 
         self._inbox: deque[Message] = _NO_INBOX  # a deque of its own once the pull API is used
         self._inbox_active = False
+        self._inbox_pulled = False  # recv() or iteration was used (not only `async with`)
         #: Called on the loop's thread when a message is queued or the socket closes for good.
         self._inbox_hook: Callable[[], None] | None = None
         #: What ``event.target`` is set to (the sync twin sets itself).
@@ -542,13 +564,29 @@ class ReconnectingWebSocket:
     drainQueuedMessages = drain_queued_messages
 
     async def aclose(self, code: int = 1000, reason: str = "") -> None:
-        """:meth:`close`, then wait for the closing handshake and every task of the socket."""
+        """:meth:`close`, then wait for the closing handshake and every task of the socket.
+
+        Coroutine listeners still running get ``connection_timeout`` seconds to
+        finish; then they are cancelled (and awaited), so no task outlives this.
+        """
         self.close(code, reason)
         current = asyncio.current_task()
+        loop = self._get_loop()
+        deadline = loop.time() + self._options.connection_timeout
         while True:
             tasks = [task for task in self._tasks if task is not current]
             if not tasks:
                 return
+            own = [task for task in tasks if task.get_name() != _LISTENER_TASK]
+            if own:  # the socket's own work (closing handshake, writer): bounded by itself
+                await asyncio.gather(*own, return_exceptions=True)
+                continue
+            remaining = deadline - loop.time()
+            if remaining > 0:
+                await asyncio.wait(tasks, timeout=remaining)
+                continue
+            for task in tasks:
+                task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def wait_open(self, timeout: float | None = None) -> None:
@@ -602,7 +640,7 @@ class ReconnectingWebSocket:
 
         Runs on the loop's thread; shared by :meth:`recv` and the sync twin.
         """
-        self._activate_inbox()
+        self._activate_inbox(pulled=True)
         if self._inbox:
             data = self._inbox.popleft()
             on_space = self._on_space
@@ -614,14 +652,35 @@ class ReconnectingWebSocket:
             raise ConnectionClosed(self._machine.last_close)
         return _EMPTY
 
-    def _activate_inbox(self) -> None:
-        """From now on received messages are also kept for recv() / iteration."""
+    def _activate_inbox(self, *, pulled: bool) -> None:
+        """From now on received messages are also kept for recv() / iteration.
+
+        ``pulled`` is False for ``async with`` / ``with``: those keep messages for a
+        later recv() but do not yet say the messages are consumed that way.
+        """
         if not self._inbox_active:
             self._inbox_active = True
             self._inbox = deque()
+        if pulled:
+            self._inbox_pulled = True
+
+    def _must_pause_reading(self) -> bool:
+        """The recv() queue is full: should reading pause until recv() makes room?
+
+        Yes for pull-style consumers. A socket entered with ``async with`` whose
+        messages go only to ``onmessage`` / listeners (recv() never called) would
+        stall its listeners for a queue nobody reads: it stops keeping messages
+        for recv() instead, and reading goes on.
+        """
+        if self._inbox_pulled or (self.onmessage is None and not self._listeners.get("message")):
+            return True
+        self._inbox_active = False
+        self._inbox = _NO_INBOX
+        self._debug(f"{RECV_QUEUE_SIZE} messages unread by recv() while listeners take every message: no longer kept")
+        return False
 
     def __aiter__(self: _S) -> _S:
-        self._activate_inbox()
+        self._activate_inbox(pulled=True)
         return self
 
     async def __anext__(self) -> str | bytes:
@@ -631,8 +690,12 @@ class ReconnectingWebSocket:
             raise StopAsyncIteration from None
 
     async def __aenter__(self: _S) -> _S:
-        self._activate_inbox()
-        await self.wait_open()
+        self._activate_inbox(pulled=False)
+        try:
+            await self.wait_open()
+        except BaseException:
+            self.close()  # cancelled or timed out: nobody else holds the socket to close it
+            raise
         return self
 
     async def __aexit__(
@@ -697,17 +760,25 @@ class ReconnectingWebSocket:
                 result = handle(event) if callable(handle) else listener(event)
             if result is not None and inspect.isawaitable(result):
                 task = asyncio.ensure_future(result, loop=self._get_loop())
-                self._own(task, f"{event.type} listener")
+                if isinstance(task, asyncio.Task):  # not a future someone else owns
+                    task.set_name(_LISTENER_TASK)
+                    self._own(task, f"{event.type} listener")
         except Exception:
             logger.exception("a %r listener raised; the socket carries on", event.type)
 
     def _safe_policy(self, event: CloseEvent) -> bool:
         assert self._policy is not None
         try:
-            return bool(self._policy(event))
+            verdict = self._policy(event)
         except Exception:
             logger.exception("should_reconnect_on_close raised; reconnecting anyway")
             return True
+        if inspect.isawaitable(verdict):
+            if inspect.iscoroutine(verdict):
+                verdict.close()
+            logger.error("should_reconnect_on_close returned an awaitable, not a bool; reconnecting anyway")
+            return True
+        return bool(verdict)
 
     # -- the action runner -----------------------------------------------------
 
@@ -736,6 +807,11 @@ class ReconnectingWebSocket:
             if event.type == "open":
                 self._wake(self._open_waiters)
         elif isinstance(action, StartAttempt):
+            old = self._link
+            if old is not None and old.detached and (old.in_flight or old.pending):
+                # A closed connection is still writing what it was handed: that goes to the
+                # new connection instead, ahead of what is buffered, so order is kept.
+                self._take_back(old)
             new = _Link(self, action.attempt)
             self._link = new
             new.task = self._own(self._get_loop().create_task(self._attempt(new)), "connection")
@@ -747,7 +823,7 @@ class ReconnectingWebSocket:
         elif isinstance(action, Flush):
             current = self._link
             if current is None or current.attempt != action.attempt or current.detached:
-                self._machine.requeue(action.messages)
+                self._run(self._machine.requeue(action.messages, action.attempt))
             else:
                 current.queue().extend(action.messages)
                 self._write_pending(current)
@@ -821,9 +897,7 @@ class ReconnectingWebSocket:
             return
         link.conn = conn
         link.write_nowait = getattr(conn, "write_nowait", None)
-        loop = self._get_loop()
-        if self._options.ping_interval is not None:
-            link.ping_timer = loop.call_later(self._options.ping_interval, self._ping, link)
+        self._schedule_ping(link)
         self._run(machine.opened(link.attempt))
         push = getattr(conn, "push_messages", None)
         if push is None:
@@ -856,7 +930,7 @@ class ReconnectingWebSocket:
             return
         link.detached = True
         await self._stop_helpers(link)
-        self._machine.requeue(link.take_pending())
+        self._take_back(link)
         cause = link.cause or ended.cause
         self._debug(f"attempt {link.attempt}: connection ended with code {ended.code}")
         self._run(self._machine.connection_lost(link.attempt, ended.code, ended.reason, ended.was_clean, cause))
@@ -869,7 +943,12 @@ class ReconnectingWebSocket:
                 # Closing: keep reading (and dropping) so the peer's close frame gets through.
                 continue
             self._on_message(data)
-            if self._inbox_active and len(self._inbox) >= RECV_QUEUE_SIZE and not link.detached:
+            if (
+                self._inbox_active
+                and len(self._inbox) >= RECV_QUEUE_SIZE
+                and not link.detached
+                and self._must_pause_reading()
+            ):
                 waiter: asyncio.Future[None] = self._get_loop().create_future()
 
                 def room(waiter: asyncio.Future[None] = waiter) -> None:
@@ -877,7 +956,11 @@ class ReconnectingWebSocket:
                         waiter.set_result(None)
 
                 self._on_space = room
-                await waiter
+                link.paused = True
+                try:
+                    await waiter
+                finally:
+                    link.paused = False
 
     def _on_message(self, data: Message) -> None:
         if self._inbox_active:
@@ -900,7 +983,7 @@ class ReconnectingWebSocket:
         if not pending:
             return
         write = link.write_nowait
-        if write is not None and not link.writing and not link.detached:
+        if write is not None and link.in_flight is None and not link.detached:
             while pending:
                 batch = _take_batch(pending)
                 if not write(batch):
@@ -930,24 +1013,35 @@ class ReconnectingWebSocket:
             take = _take_batch
         while link.pending:
             batch = take(link.pending)
-            link.writing = True
+            link.in_flight = batch
             try:
                 await send_batch(batch)
-            except ConnectionEnded:
-                link.queue().extendleft(reversed(batch))  # not written: it goes out on the next connection
-                return  # the reader reports the end
-            except BaseException:
-                link.queue().extendleft(reversed(batch))
+            except BaseException as exc:
+                if link.in_flight is batch:  # not written (and not taken back meanwhile)
+                    link.in_flight = None
+                    link.queue().extendleft(reversed(batch))
+                if isinstance(exc, ConnectionEnded):
+                    return  # the end is reported by whoever receives
                 raise
-            finally:
-                link.writing = False
+            link.in_flight = None
         link.pending = None  # all written
 
     def _ping(self, link: _Link) -> None:
         """Keep-alive timer: ping now (a short task), then schedule the next one if all went well."""
         link.ping_timer = None
-        if not link.detached:
-            link.pinger = self._own(self._get_loop().create_task(self._ping_once(link)), "keep-alive")
+        if link.detached:
+            return
+        if link.paused:
+            # Reading is paused (the recv() queue is full), so no pong could be read:
+            # the connection cannot be judged now; look again one interval later.
+            self._schedule_ping(link)
+            return
+        link.pinger = self._own(self._get_loop().create_task(self._ping_once(link)), "keep-alive")
+
+    def _schedule_ping(self, link: _Link) -> None:
+        interval = self._options.ping_interval
+        if not link.detached and interval is not None:
+            link.ping_timer = self._get_loop().call_later(interval, self._ping, link)
 
     async def _ping_once(self, link: _Link) -> None:
         conn = link.conn
@@ -960,6 +1054,9 @@ class ReconnectingWebSocket:
                 # Bounded as a whole: with full buffers even sending the ping may never finish.
                 await asyncio.wait_for(_ping_pong(conn), timeout)
         except asyncio.TimeoutError:
+            if link.paused:  # reading was paused meanwhile: the pong may be waiting unread
+                self._schedule_ping(link)
+                return
             link.cause = TimeoutError(f"no pong within {timeout:g} s: the connection is dead")
             self._debug(f"attempt {link.attempt}: keep-alive timed out; dropping the connection")
             conn.abort()
@@ -968,9 +1065,7 @@ class ReconnectingWebSocket:
             raise
         except Exception:
             return  # the connection ended; the reader reports it
-        interval = self._options.ping_interval
-        if not link.detached and interval is not None:
-            link.ping_timer = self._get_loop().call_later(interval, self._ping, link)
+        self._schedule_ping(link)
 
     async def _stop_helpers(self, link: _Link) -> None:
         """Stop the writer and keep-alive of a finished connection."""
@@ -992,7 +1087,7 @@ class ReconnectingWebSocket:
         if on_space is not None:
             on_space()  # the reader stops waiting for room in the inbox
         if not action.flush:
-            self._machine.requeue(link.take_pending())
+            self._take_back(link)  # reconnect(): what this connection has not written goes on the next one
         if link.pending:
             self._kick_writer(link)  # what was handed to this connection goes out before the close frame
         self._own(self._get_loop().create_task(self._finish_link(link, action.code, action.reason)), "closer")
@@ -1018,7 +1113,19 @@ class ReconnectingWebSocket:
             await self._stop_helpers(link)
             if link.task is not None and not link.task.done():
                 link.task.cancel()
-            self._machine.requeue(link.take_pending())
+            self._take_back(link)
+
+    def _take_back(self, link: _Link) -> None:
+        """Give what ``link`` has not written back to the machine (the front of the buffer).
+
+        A batch the writer is waiting on sits in the transport's buffer; taking it
+        back means that connection must not send it any more, so it is aborted.
+        """
+        in_flight = link.in_flight is not None
+        messages = link.take_unwritten()
+        if in_flight and link.conn is not None:
+            link.conn.abort()
+        self._run(self._machine.requeue(messages, link.attempt))
 
     # -- plumbing --------------------------------------------------------------
 

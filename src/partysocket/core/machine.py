@@ -34,6 +34,8 @@ Inputs and what to collect next:
   a stale attempt's connection must be aborted by the driver.
 * :meth:`requeue`: messages that were handed to a connection but never written
   go back to the front of the buffer. Call it before :meth:`connection_lost`.
+  Run the returned actions: when another connection is already OPEN, the
+  messages are flushed to it at once instead of waiting in the buffer.
 * :meth:`connection_lost`: an open connection ended. Code 1006 means it ended
   abnormally (no close frame received).
 
@@ -344,10 +346,20 @@ class Machine:
         """Remove and return the buffered messages."""
         return self.buffer.take_all()
 
-    def requeue(self, messages: list[Message]) -> None:
-        """Give back messages that were accepted for a connection but never written."""
-        if messages:
-            self.buffer.push_front(messages)
+    def requeue(self, messages: list[Message], attempt: int | None = None) -> list[Action]:
+        """Give back messages that were accepted for connection ``attempt`` but never written.
+
+        They go back to the front of the buffer, so they leave first on the next
+        open. If a newer connection is OPEN already (the old one took a while to
+        finish), they are flushed to it now: a buffer is never left waiting while
+        OPEN.
+        """
+        if not messages:
+            return []
+        if self.phase is Phase.OPEN and attempt is not None and attempt != self.attempt:
+            return [Flush(self.attempt, messages)]
+        self.buffer.push_front(messages)
+        return []
 
     # -- driver inputs -------------------------------------------------------
 

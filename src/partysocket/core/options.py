@@ -11,6 +11,7 @@ names the option and says what to pass instead.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -112,6 +113,11 @@ class Options:
         if jitter_value > 1:
             raise ValueError(f"jitter must be between 0 and 1, got {jitter!r}")
         _callable_or_none("should_reconnect_on_close", should_reconnect_on_close)
+        if inspect.iscoroutinefunction(should_reconnect_on_close):
+            raise TypeError(
+                "should_reconnect_on_close must be a plain function returning a bool (it decides while the "
+                "close event is dispatched), not a coroutine function; keep what it needs in a variable"
+            )
         return cls(
             max_reconnection_delay=max_delay,
             min_reconnection_delay=min_delay,

@@ -292,7 +292,7 @@ class ReconnectingWebSocket:
             self._arrived.wait(remaining)
 
     def __iter__(self: _S) -> _S:
-        self._call(self._activate)
+        self._call(self._activate, True)
         return self
 
     def __next__(self) -> str | bytes:
@@ -301,12 +301,16 @@ class ReconnectingWebSocket:
         except ConnectionClosed:
             raise StopIteration from None
 
-    def _activate(self) -> None:
-        self._inner._activate_inbox()
+    def _activate(self, pulled: bool) -> None:
+        self._inner._activate_inbox(pulled=pulled)
 
     def __enter__(self: _S) -> _S:
-        self._call(self._activate)
-        self.wait_open()
+        self._call(self._activate, False)
+        try:
+            self.wait_open()
+        except BaseException:
+            self.close()  # interrupted or gave up: nobody else holds the socket to close it
+            raise
         return self
 
     def __exit__(

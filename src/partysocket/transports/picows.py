@@ -125,7 +125,10 @@ class PicowsConnection(WSListener):
 
     def _report_end(self) -> None:
         assert self._on_end is not None and self._ended is not None
-        self._drain_inbox()  # held messages first (none are held once the socket is closing)
+        # Messages held back (the socket's recv() queue was full) were received: deliver them.
+        inbox, sink = self._inbox, self._sink
+        while inbox and sink is not None:
+            sink(inbox.popleft())
         self._on_end(self._ended)
 
     def pause_writing(self) -> None:

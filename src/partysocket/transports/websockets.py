@@ -166,6 +166,10 @@ class _ClientConnection(ClientConnection):
 
     def _report_lost(self) -> None:
         assert self._on_lost is not None
+        # Messages held back (the socket's recv() queue was full) were received: deliver them.
+        backlog, sink = self._backlog, self._sink
+        while backlog and sink is not None:
+            sink(backlog.popleft())
         self._on_lost(_ending(self.close_exc))
 
 
