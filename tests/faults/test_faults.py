@@ -33,7 +33,7 @@ import partysocket
 from partysocket import CloseEvent, ReconnectingWebSocket
 from tests.faults.proxy import TO_CLIENT, TO_SERVER, FaultProxy
 from tests.recorder import Recorder
-from tests.servers import TIMEOUT, TestServer
+from tests.servers import TIMEOUT, TestServer, wait_until
 
 PING_INTERVAL = 0.3
 PING_TIMEOUT = 0.3
@@ -364,3 +364,77 @@ async def bounded_aclose(ws: ReconnectingWebSocket, limit: float = 2 * 1.0 + MAR
         await asyncio.wait_for(ws.aclose(), limit)
     except asyncio.TimeoutError:
         raise AssertionError(f"aclose() did not return within {limit} s") from None
+
+
+@pytest.mark.parametrize("reset_after", [300, 700, 1100])
+async def test_a_reset_while_the_writer_waits_for_room_duplicates_nothing(reset_after: int) -> None:
+    """Small socket buffers and a slow reader: the writer keeps waiting for room.
+
+    When the server resets the connection, part of what was written has reached
+    it. What goes out again on the next connection must be only what was never
+    written: the server sees every message at most once, in order.
+    """
+    import socket
+
+    import websockets
+    from websockets.asyncio.server import serve
+
+    received: list[list[int]] = []
+
+    async def handler(conn: ServerConnection) -> None:
+        mine: list[int] = []
+        received.append(mine)
+        first = len(received) == 1
+        sock = conn.transport.get_extra_info("socket")
+        try:
+            async for message in conn:
+                mine.append(int(message[:8]))
+                if first:
+                    await asyncio.sleep(0.0005)  # a slow reader (the scenario, not a synchronisation)
+                    if len(mine) >= reset_after:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+                        conn.transport.abort()
+                        return
+        except websockets.ConnectionClosed:
+            pass
+
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    async with serve(handler, sock=listener, ping_interval=None, max_size=None, max_queue=1):
+        port = listener.getsockname()[1]
+        ws = ReconnectingWebSocket(
+            f"ws://127.0.0.1:{port}",
+            ping_interval=None,
+            connection_timeout=1.0,
+            min_reconnection_delay=0.02,
+            compression=None,
+        )
+        recorder = Recorder(ws)
+        try:
+            await ws.wait_open(TIMEOUT)
+            link = ws._link
+            assert link is not None and link.conn is not None
+            raw = link.conn._ws.transport.get_extra_info("socket")  # type: ignore[attr-defined]
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 2048)
+            seq = 0
+            deadline = time.monotonic() + TIMEOUT
+            while recorder.count("open") < 2 and time.monotonic() < deadline:
+                for _ in range(20):
+                    ws.send(f"{seq:08d}" + "p" * 1500)
+                    seq += 1
+                await asyncio.sleep(0.001)  # keep the writer backed up without flooding memory
+            assert recorder.count("open") == 2, "the server did not reset the first connection"
+            for _ in range(10):
+                ws.send(f"{seq:08d}")
+                seq += 1
+            last = seq - 1
+            await wait_until(lambda: len(received) == 2 and received[1][-1:] == [last], what="the last message")
+        finally:
+            await ws.aclose()
+    first, second = received
+    assert len(first) >= reset_after
+    assert not set(first) & set(second), "messages were delivered twice"
+    everything = first + second
+    assert everything == sorted(everything), "messages were reordered"

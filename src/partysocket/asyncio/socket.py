@@ -112,10 +112,8 @@ def _check_headers(value: object) -> list[tuple[str, str]]:
     return pairs
 
 
-#: A write batch stops growing at this many bytes: the transport's flow-control
-#: high-water mark. When a write then waits for the buffer to drain, the whole
-#: batch is still in that buffer, so putting it back after a failed write
-#: duplicates nothing.
+#: A write batch stops growing at this many bytes (the transport's flow-control
+#: high-water mark), so flow control can step in between batches.
 BATCH_BYTES = 2**15
 BATCH_MESSAGES = 512
 
@@ -173,7 +171,7 @@ class _Link:
         #: Messages accepted for this connection and not yet written; created on first use
         #: and dropped once written, so an idle connection holds none.
         self.pending: deque[Message] | None = None
-        #: The batch the writer task handed to the transport and waits on (room in its buffer).
+        #: The message a transport without write_nowait() is sending (awaited) right now.
         self.in_flight: list[Message] | None = None
         self.ping_timer: asyncio.TimerHandle | None = None
         self.writer: asyncio.Task[None] | None = None
@@ -983,7 +981,7 @@ class ReconnectingWebSocket:
         if not pending:
             return
         write = link.write_nowait
-        if write is not None and link.in_flight is None and not link.detached:
+        if write is not None and not link.detached:
             while pending:
                 batch = _take_batch(pending)
                 if not write(batch):
@@ -1000,26 +998,42 @@ class ReconnectingWebSocket:
             link.writer = self._own(self._get_loop().create_task(self._write_loop(link)), "writer")
 
     async def _write_loop(self, link: _Link) -> None:
+        """Write what waits in ``link.pending`` as the transport makes room, then end.
+
+        With a transport that writes synchronously (``write_nowait`` and
+        ``writable``), a message leaves the queue only when the transport takes
+        it: nothing is ever in flight across an ``await``, so a message is
+        either written (and never sent again) or still queued (and given to the
+        next connection). Other transports get one ``send()`` at a time.
+        """
         conn = link.conn
         assert conn is not None
-        send_batch = getattr(conn, "send_batch", None)
-        if send_batch is None:  # a transport without batches: one message at a time
-
-            async def send_batch(batch: list[Message]) -> None:
-                await conn.send(batch[0])
-
-            take: Callable[[deque[Message]], list[Message]] = lambda queue: [queue.popleft()]  # noqa: E731
-        else:
-            take = _take_batch
+        write = link.write_nowait
+        writable: Callable[[], Awaitable[bool]] | None = getattr(conn, "writable", None)
+        if write is None or writable is None:
+            await self._send_one_by_one(link, conn)
+            return
         while link.pending:
-            batch = take(link.pending)
-            link.in_flight = batch
+            if not await writable():
+                return  # closing or ended: whoever ends the link takes back what is left
+            pending = link.pending
+            while pending:
+                batch = _take_batch(pending)
+                if not write(batch):
+                    pending.extendleft(reversed(batch))
+                    break
+        link.pending = None  # all written
+
+    async def _send_one_by_one(self, link: _Link, conn: Connection) -> None:
+        while link.pending:
+            message = link.pending.popleft()
+            link.in_flight = [message]
             try:
-                await send_batch(batch)
+                await conn.send(message)
             except BaseException as exc:
-                if link.in_flight is batch:  # not written (and not taken back meanwhile)
+                if link.in_flight is not None:  # not written (and not taken back meanwhile)
                     link.in_flight = None
-                    link.queue().extendleft(reversed(batch))
+                    link.queue().appendleft(message)
                 if isinstance(exc, ConnectionEnded):
                     return  # the end is reported by whoever receives
                 raise
@@ -1118,8 +1132,8 @@ class ReconnectingWebSocket:
     def _take_back(self, link: _Link) -> None:
         """Give what ``link`` has not written back to the machine (the front of the buffer).
 
-        A batch the writer is waiting on sits in the transport's buffer; taking it
-        back means that connection must not send it any more, so it is aborted.
+        A message a transport is still sending (awaited) is taken back too; that
+        connection must then not finish sending it, so it is aborted.
         """
         in_flight = link.in_flight is not None
         messages = link.take_unwritten()

@@ -164,12 +164,19 @@ class PicowsConnection(WSListener):
     def write_nowait(self, messages: list[str | bytes]) -> bool:
         """Write ``messages`` now; False (nothing written) if the connection ended or its buffer is full."""
         transport = self._transport
-        if self._ended is not None or self._writable is not None or transport is None:
+        if self._ended is not None or self._writable is not None or transport is None or transport.is_close_frame_sent:
             return False
         send = transport.send
         for message in messages:
             send(_TEXT if type(message) is str else _BINARY, message)
         return True
+
+    async def writable(self) -> bool:
+        """Wait until :meth:`write_nowait` can write; False once it never will (closing or closed)."""
+        while self._writable is not None and self._ended is None:
+            await self._writable
+        transport = self._transport
+        return self._ended is None and transport is not None and not transport.is_close_frame_sent
 
     def push_messages(self, sink: Callable[[str | bytes], None], on_end: Callable[[ConnectionEnded], None]) -> None:
         """Deliver every message to ``sink`` as it arrives, then call ``on_end`` once with how the connection ended."""

@@ -29,9 +29,6 @@ from .base import ConnectionEnded, ConnectRequest
 
 __all__ = ["WebsocketsTransport", "WebsocketsConnection"]
 
-#: write_nowait() declines once this many bytes wait in the write buffer (websockets' default write limit).
-_NOWAIT_LIMIT = 2**15
-
 _USER_AGENT = f"partysocket-python websockets/{websockets_version}"
 
 
@@ -197,20 +194,16 @@ class WebsocketsConnection:
             raise _ending(exc) from None
 
     def write_nowait(self, messages: list[str | bytes]) -> bool:
-        """Frame and write ``messages`` at once (one system call) if nothing stands in the way.
+        """Frame and write ``messages`` at once (one system call), or write nothing and return False.
 
-        Only while the connection is open and its write buffer is below the
-        flow-control mark, so no drain is needed; otherwise it writes nothing
-        and returns False, and the messages take the awaited path.
+        Writes only while the connection is open and flow control is not
+        holding writes back (the write buffer is below its high-water mark);
+        :meth:`writable` waits for that. Once this returns True the messages
+        are the transport's: they are never handed back.
         """
         ws = self._ws
         transport = ws.transport
-        if (
-            ws.protocol.state is not State.OPEN
-            or transport is None
-            or transport.is_closing()
-            or transport.get_write_buffer_size() >= _NOWAIT_LIMIT
-        ):
+        if ws.protocol.state is not State.OPEN or transport is None or transport.is_closing() or ws.paused:
             return False
         protocol = ws.protocol
         for message in messages:
@@ -221,31 +214,19 @@ class WebsocketsConnection:
         transport.write(b"".join(protocol.data_to_send()))
         return True
 
-    async def send_batch(self, messages: list[str | bytes]) -> None:
-        """Write several messages with one system call (text for ``str``, binary for ``bytes``).
-
-        Frames them with the sans-I/O protocol inside the connection's send
-        context, as ``ClientConnection.send`` does for one message.
-        """
+    async def writable(self) -> bool:
+        """Wait until :meth:`write_nowait` can write; False once it never will (closing or closed)."""
         ws = self._ws
-        try:
-            async with ws.send_context():
-                protocol = ws.protocol
-                for message in messages:
-                    if isinstance(message, str):
-                        protocol.send_text(message.encode())
-                    else:
-                        protocol.send_binary(message)
-                chunks = protocol.data_to_send()
-                data = b"".join(chunks)
-                if data:
-                    ws.transport.write(data)  # one write for the whole batch
-                if len(data) == 0 or not all(chunks):  # an end-of-stream marker: let websockets handle it
-                    for chunk in chunks:
-                        if not chunk and ws.transport.can_write_eof():
-                            ws.transport.write_eof()
-        except ConnectionClosed as exc:
-            raise _ending(exc) from None
+        while True:
+            transport = ws.transport
+            if ws.protocol.state is not State.OPEN or transport is None or transport.is_closing():
+                return False
+            if not ws.paused:
+                return True
+            try:
+                await ws.drain()
+            except Exception:
+                return False
 
     def push_messages(self, sink: Callable[[str | bytes], None], on_end: Callable[[ConnectionEnded], None]) -> None:
         """Deliver every message to ``sink`` as it arrives, then call ``on_end`` once with how the connection ended.
