@@ -96,6 +96,11 @@ BAD_OPTIONS: list[tuple[str, Any, type[Exception]]] = [
     ("should_reconnect_on_close", 42, TypeError),
     ("should_reconnect_on_close", "no", TypeError),
     ("should_reconnect_on_close", _async_policy, TypeError),
+    ("connection_timeout", 0, ValueError),
+    ("protocols", "has space", ValueError),
+    ("protocols", ["a,b"], ValueError),
+    ("headers", {"Bad Name": "v"}, ValueError),
+    ("headers", {"X-Key": "s3cret\r\nInjected: 1"}, ValueError),
     ("debug_logger", 42, TypeError),
     ("websocket", object(), TypeError),
     ("headers", 42, TypeError),
@@ -180,6 +185,7 @@ BAD_URLS: list[tuple[Any, type[Exception], str]] = [
     (None, TypeError, "str"),
     (42, TypeError, "str"),
     (b"ws://example.com", TypeError, "str"),
+    ("ws://t0ken@example.com/", ValueError, "user name but no password"),
 ]
 
 
@@ -391,6 +397,39 @@ async def test_protocol_error_from_a_server_that_then_stays_silent_is_reported_w
             await recorder.until(lambda: recorder.count("close") >= 1, f"the failure on {what}", timeout=1.0 + 2.0)
             assert recorder.types() == ["open", "error", "close"]
             assert recorder.closes()[0].code == 1006
+        finally:
+            await ws.aclose()
+
+
+async def test_protocol_error_is_reported_as_such_even_when_keep_alive_is_faster_than_the_close_timeout() -> None:
+    """No ping is sent once the connection is closing, so the cause stays the protocol error."""
+    what, frames, code = MALFORMED[3]
+    async with raw_server(after_upgrade(frames)) as (url, _):
+        ws = ReconnectingWebSocket(
+            url, **{**FAST, "connection_timeout": 1.0}, ping_interval=0.1, ping_timeout=0.1, max_retries=0
+        )
+        recorder = Recorder(ws)
+        try:
+            await ws.wait_open(TIMEOUT)
+            await recorder.until(lambda: recorder.count("close") >= 1, f"the failure on {what}")
+            error = recorder.errors()[0].error
+            assert not isinstance(error, TimeoutError), error
+            assert str(code) in str(error), error
+        finally:
+            await ws.aclose()
+
+
+async def test_a_header_with_a_line_break_from_a_provider_is_an_error_that_hides_the_value() -> None:
+    async with TestServer() as server:
+        ws = ReconnectingWebSocket(server.url, headers=lambda: {"X-Key": "s3cret\r\nX: 1"}, max_retries=0, **FAST)
+        recorder = Recorder(ws)
+        try:
+            with pytest.raises(ConnectionClosed):
+                await ws.wait_open(TIMEOUT)
+            error = recorder.errors()[0].error
+            assert isinstance(error, ValueError) and "X-Key" in str(error)
+            assert "s3cret" not in str(error) and "s3cret" not in repr(error)
+            assert server.handshakes == []  # it never reached the network
         finally:
             await ws.aclose()
 

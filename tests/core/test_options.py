@@ -148,11 +148,14 @@ def test_numbers_reject_negative_nan_and_infinite(name: str, value: float) -> No
         build(**{name: value})
 
 
-@pytest.mark.parametrize(
-    "name", ["max_reconnection_delay", "min_reconnection_delay", "min_uptime", "connection_timeout"]
-)
+@pytest.mark.parametrize("name", ["max_reconnection_delay", "min_reconnection_delay", "min_uptime"])
 def test_durations_accept_zero(name: str) -> None:
     assert getattr(build(**{name: 0}), name) == 0.0
+
+
+def test_connection_timeout_of_zero_is_rejected() -> None:
+    with pytest.raises(ValueError, match="connection_timeout must be > 0"):
+        build(connection_timeout=0)
 
 
 @pytest.mark.parametrize("value", [0.0, 0.5, 0.999])

@@ -28,20 +28,24 @@ def test_repeated_and_encoded_query_values() -> None:
     assert "secret" not in out
 
 
-def test_password_is_redacted_and_user_kept() -> None:
+def test_password_and_user_are_redacted() -> None:
     out = redact_url("wss://alice:hunter2@example.com:8443/socket")
-    assert out == "wss://alice:***@example.com:8443/socket"
+    assert out == "wss://***:***@example.com:8443/socket"
 
 
 def test_password_containing_at_and_colon() -> None:
     out = redact_url("wss://alice:pa@ss:wo@rd@example.com/")
     assert "pa@ss" not in out
     assert "wo@rd" not in out
-    assert out == "wss://alice:***@example.com/"
+    assert out == "wss://***:***@example.com/"
 
 
-def test_user_without_password_is_kept() -> None:
-    assert redact_url("wss://alice@example.com/") == "wss://alice@example.com/"
+def test_user_without_password_is_redacted_as_it_may_be_a_token() -> None:
+    assert redact_url("wss://tok3n@example.com/") == "wss://***@example.com/"
+
+
+def test_a_query_item_without_a_value_is_hidden_whole() -> None:
+    assert redact_url("wss://example.com/?tok3n&a=1") == "wss://example.com/?***&a=***"
 
 
 def test_url_without_secrets_is_unchanged() -> None:
@@ -97,7 +101,7 @@ def test_secrets_never_appear(
     out = redact_url(url)
     assert MARK not in out
     assert f"{host}.example" in out
-    assert out.startswith(f"wss://{user}")
+    assert out.startswith("wss://***")
     for key, _ in query:
         assert f"{key}=***" in out
 

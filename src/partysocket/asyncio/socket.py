@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import logging
 import random as _random
+import re
 import ssl as _ssl
 import time
 from collections import deque
@@ -86,14 +87,28 @@ def as_message(data: object) -> Message:
     )
 
 
+#: An HTTP token (RFC 9110): what header names and subprotocols are made of.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: What a header value may hold: no line breaks or other control characters but tab.
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\U0010ffff]*")
+
+
 def _check_protocols(value: object) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return [value]
-    if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
-        return list(value)
-    raise TypeError(f"protocols must be None, a str or a list of str, got {value!r}")
+        protocols = [value]
+    elif isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+        protocols = list(value)
+    else:
+        raise TypeError(f"protocols must be None, a str or a list of str, got {value!r}")
+    for protocol in protocols:
+        if not _TOKEN.fullmatch(protocol):
+            raise ValueError(
+                f"invalid subprotocol {protocol!r} in protocols: a subprotocol is one token "
+                "(letters, digits and !#$%&'*+-.^_`|~, no spaces or commas); pass several as a list"
+            )
+    return protocols
 
 
 def _check_headers(value: object) -> list[tuple[str, str]]:
@@ -109,6 +124,11 @@ def _check_headers(value: object) -> list[tuple[str, str]]:
     for name, val in pairs:
         if not isinstance(name, str) or not isinstance(val, str):
             raise TypeError("headers must be a dict of str to str or a list of (name, value) pairs")
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"invalid header name {name!r} in headers: use letters, digits and !#$%&'*+-.^_`|~ only")
+        if not _HEADER_VALUE.fullmatch(val):
+            # The value is not shown: it is often a secret.
+            raise ValueError(f"in headers, the value of {name!r} has a line break or another control character")
     return pairs
 
 

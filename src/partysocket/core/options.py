@@ -48,6 +48,13 @@ def _limit(name: str, value: object) -> float:
     return float(value)
 
 
+def _positive(name: str, value: object) -> float:
+    number = _number(name, value)
+    if number == 0:
+        raise ValueError(f"{name} must be > 0 seconds, got {value!r}")
+    return number
+
+
 def _optional_interval(name: str, value: object) -> float | None:
     if value is None:
         return None
@@ -123,7 +130,7 @@ class Options:
             min_reconnection_delay=min_delay,
             reconnection_delay_grow_factor=grow,
             min_uptime=_number("min_uptime", min_uptime),
-            connection_timeout=_number("connection_timeout", connection_timeout),
+            connection_timeout=_positive("connection_timeout", connection_timeout),
             max_retries=_limit("max_retries", max_retries),
             max_enqueued_messages=_limit("max_enqueued_messages", max_enqueued_messages),
             start_closed=bool(start_closed),

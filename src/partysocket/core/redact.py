@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["redact_url", "redact_headers", "REDACTED"]
 
@@ -11,7 +11,10 @@ REDACTED = "***"
 
 
 def redact_url(url: str) -> str:
-    """``url`` with every query value and any password replaced by ``***``."""
+    """``url`` with every query value, and any user name and password, replaced by ``***``.
+
+    A query item without ``=`` (``?TOKEN``) is hidden whole: it may be the secret itself.
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -19,12 +22,10 @@ def redact_url(url: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, _, hostport = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:{REDACTED}@{hostport}" if ":" in userinfo else f"{user}@{hostport}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(key, REDACTED) for key, _ in pairs], safe="*")
+        netloc = f"{REDACTED}:{REDACTED}@{hostport}" if ":" in userinfo else f"{REDACTED}@{hostport}"
+    query = "&".join(
+        f"{item.partition('=')[0]}={REDACTED}" if "=" in item else REDACTED for item in parts.query.split("&") if item
+    )
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 

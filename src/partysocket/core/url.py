@@ -46,6 +46,11 @@ def check_ws_url(url: object) -> str:
         raise ValueError(f"invalid WebSocket URL {redact_url(url)!r}: it has no host")
     if parts.fragment:
         raise ValueError(f"invalid WebSocket URL {redact_url(url)!r}: a WebSocket URL cannot have a #fragment")
+    if parts.username is not None and parts.password is None:
+        raise ValueError(
+            f"invalid WebSocket URL {redact_url(url)!r}: it has a user name but no password (user:password@ is sent "
+            "as HTTP Basic auth); add ':password', or send a token in a header or the query instead"
+        )
     return url
 
 

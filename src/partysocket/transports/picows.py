@@ -226,6 +226,8 @@ class PicowsConnection(WSListener):
         if self._ended is not None:
             raise self._ended
         assert self._transport is not None
+        if self._transport.is_close_frame_sent:
+            raise ConnectionEnded(1006, "", False)  # closing: no pong is coming, and none is needed
         pong: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pongs.append(pong)
         self._transport.send_ping()

@@ -212,7 +212,9 @@ class WebsocketsConnection:
             else:
                 protocol.send_binary(message)
         transport.write(b"".join(protocol.data_to_send()))
-        return True
+        # A write that fails at once (connection reset) closes the transport before any
+        # byte of it went out: the messages were not written, so they are not the transport's.
+        return not transport.is_closing()
 
     async def writable(self) -> bool:
         """Wait until :meth:`write_nowait` can write; False once it never will (closing or closed)."""
@@ -267,6 +269,10 @@ class WebsocketsConnection:
         raise _ending(self._ws.close_exc)
 
     async def ping(self) -> Awaitable[object]:
+        if self._ws.protocol.state is not State.OPEN:
+            # Closing already (the closing handshake is bounded by its own timeout): a ping
+            # would only wait for the close and be mistaken for a dead connection.
+            raise ConnectionEnded(1006, "", False)
         try:
             return await self._ws.ping()
         except ConnectionClosed as exc:
