@@ -57,6 +57,8 @@ def test_with_block_waits_for_open_and_closes_on_exit(server: ThreadedServer) ->
 
 def test_iteration_continues_across_a_server_restart(server: ThreadedServer) -> None:
     ws = ps.ReconnectingWebSocket(server.url, min_reconnection_delay=0.05, max_reconnection_delay=0.2)
+    dropped = threading.Event()
+    ws.add_event_listener("close", lambda event: dropped.set())
     received: list[str | bytes] = []
     try:
         with ws:
@@ -65,7 +67,10 @@ def test_iteration_continues_across_a_server_restart(server: ThreadedServer) -> 
                 received.append(data)
                 if data == "one":
                     server.restart()
-                    ws.send("two")  # buffered or sent: it arrives either way
+                    # Sent once the drop is known, it is buffered and arrives exactly once. (Sent
+                    # earlier, it could be written into the dead connection: at most once, like TCP.)
+                    assert dropped.wait(TIMEOUT)
+                    ws.send("two")
                 if data == "two":
                     break
         assert received == ["one", "two"]
@@ -207,10 +212,57 @@ def test_send_and_close_from_a_handler(server: ThreadedServer) -> None:
     def on_message(event: MessageEvent) -> None:
         ws.close(4002)  # close() from a handler does not wait (it would block its own thread)
 
+    conns: list[Any] = []
+
+    async def on_connect(conn: Any) -> None:
+        conns.append(conn)
+
+    server.call(lambda: setattr(server.server, "on_connect", on_connect))
     ws = ps.ReconnectingWebSocket(server.url, on_message=on_message, on_open=on_open)
     ws.add_event_listener("close", lambda event: closed.set())
     assert closed.wait(TIMEOUT)
     wait_for(lambda: ws.ready_state == ps.CLOSED, "CLOSED")
+    # The last socket let go of the loop thread only after its closing handshake.
+    wait_for(lambda: bool(conns) and conns[0].close_code is not None, "the server to see the close")
+    assert conns[0].close_code == 4002
+
+
+def test_a_with_block_that_cannot_open_leaves_no_thread() -> None:
+    with pytest.raises(ps.ConnectionClosed), ps.ReconnectingWebSocket("ws://127.0.0.1:9", max_retries=0):
+        raise AssertionError("nothing listens on port 9: entry cannot succeed")
+    wait_for(lambda: loop_threads() == [], "the loop thread to stop")
+
+
+def test_a_socket_that_gave_up_lets_go_of_the_thread_and_can_reconnect(server: ThreadedServer) -> None:
+    ws = ps.ReconnectingWebSocket("ws://127.0.0.1:9", max_retries=1, min_reconnection_delay=0.01)
+    wait_for(lambda: loop_threads() == [], "the loop thread to stop after giving up")
+    with pytest.raises(ps.ConnectionClosed):
+        ws.recv(timeout=1)
+    ws.reconnect()  # it needs the thread again
+    assert len(loop_threads()) == 1
+    ws.close()
+    wait_for(lambda: loop_threads() == [], "the loop thread to stop")
+
+
+def test_sockets_still_open_at_interpreter_exit_close_with_1001(server: ThreadedServer) -> None:
+    import subprocess
+    import sys
+
+    conns: list[Any] = []
+
+    async def on_connect(conn: Any) -> None:
+        conns.append(conn)
+
+    server.call(lambda: setattr(server.server, "on_connect", on_connect))
+    script = (
+        "import partysocket.sync as ps\n"
+        f"ws = ps.ReconnectingWebSocket({server.url!r})\n"
+        "ws.wait_open(10)\n"  # and exit without closing it
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    wait_for(lambda: bool(conns) and conns[0].close_code is not None, "the server to see the close")
+    assert conns[0].close_code == 1001
 
 
 def test_wait_open_timeout_and_giving_up(server: ThreadedServer) -> None:

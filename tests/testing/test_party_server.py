@@ -133,3 +133,41 @@ def test_stopped_server_says_so() -> None:
     with server:
         assert server.host == f"127.0.0.1:{server.port}"
     server.stop()  # idempotent
+
+
+def test_restart_with_downtime_returns_at_once_so_async_clients_live_through_the_outage(
+    party_server: PartyServer,
+) -> None:
+    async def scenario() -> None:
+        ws = ReconnectingWebSocket(
+            party_server.url("lobby") + "?_pk=bot", min_reconnection_delay=0.05, max_reconnection_delay=0.1
+        )
+        errors: list[object] = []
+        ws.add_event_listener("error", errors.append)
+        try:
+            await ws.wait_open(TIMEOUT)
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            party_server.restart(downtime=1.0)
+            assert loop.time() - started < 0.9  # the caller's loop (and its clients) were not blocked
+            await party_server.wait_for_async(lambda: len(errors) >= 2)  # refused attempts during the downtime
+            await ws.wait_open(TIMEOUT)
+            assert loop.time() - started >= 1.0  # it came back only after the downtime
+            assert party_server.connections("lobby") == {"bot"}
+        finally:
+            await ws.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_stop_during_a_restart_downtime_does_not_come_back() -> None:
+    server = PartyServer().start()
+    port = server.port
+    server.restart(downtime=0.2)
+    server.stop()
+    import socket
+    import time
+
+    time.sleep(0.5)  # past the downtime: a restart still pending would be listening by now
+    with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
+        probe.connect(("127.0.0.1", port))

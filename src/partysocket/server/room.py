@@ -309,6 +309,7 @@ class RoomServer:
         #: Callables run (on the server's loop) after every connect, disconnect and message.
         self.watchers: list[Callable[[], object]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._restarting: asyncio.Task[Any] | None = None  # restart(wait=False) waiting out its downtime
         self._dropper: asyncio.Task[None] | None = None
         self._refuse_status: int | None = refuse_status
         self._refuse_for = refuse_for
@@ -409,6 +410,9 @@ class RoomServer:
 
     async def stop(self) -> None:
         """Close every connection (code 1001), stop listening and forget the rooms."""
+        restarting, self._restarting = self._restarting, None
+        if restarting is not None:  # a restart(wait=False) still in its downtime: it never comes back
+            restarting.cancel()
         await self._shutdown(1001, "going away")
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -419,13 +423,23 @@ class RoomServer:
         """Close every connection (code 1012), stop listening, and start again on the same port.
 
         ``downtime`` seconds pass in between, during which connecting fails.
-        Rooms are kept (see ``hold_for``). With ``wait=False`` the closing
-        handshakes are not awaited (the clients may run on a loop that is
-        blocked meanwhile); they finish in the background.
+        Rooms are kept (see ``hold_for``). With ``wait=False`` nothing that
+        depends on the clients is awaited (they may run on a loop that is
+        blocked meanwhile): the closing handshakes finish in the background,
+        and so does the downtime: this returns once listening has stopped, and
+        the server listens again ``downtime`` seconds later.
         """
         await self._shutdown(1012, "service restart", wait=wait)
+        if downtime > 0 and not wait:
+            self._restarting = self._spawn(self._start_after(downtime))
+            return
         if downtime > 0:
             await asyncio.sleep(downtime)
+        await self.start()
+
+    async def _start_after(self, downtime: float) -> None:
+        await asyncio.sleep(downtime)
+        self._restarting = None
         await self.start()
 
     async def drop_all(

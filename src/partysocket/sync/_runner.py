@@ -11,6 +11,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import threading
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -30,6 +31,8 @@ class LoopThread:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.refs = 0
+        #: The asyncio sockets running on this loop (closed with 1001 at interpreter exit).
+        self.sockets: weakref.WeakSet[Any] = weakref.WeakSet()
         self._ready = threading.Event()
         self.thread = threading.Thread(target=self._main, name=_THREAD_NAME, daemon=True)
         self.thread.start()
@@ -131,10 +134,28 @@ class LoopThread:
             self.thread.join(timeout=10)
 
 
+#: How long interpreter exit waits for the closing handshakes of sockets still open.
+EXIT_CLOSE_TIMEOUT = 2.0
+
+
+async def _close_all(sockets: list[Any]) -> None:
+    tasks = [asyncio.ensure_future(socket.aclose(1001, "going away")) for socket in sockets]
+    if tasks:
+        await asyncio.wait(tasks, timeout=EXIT_CLOSE_TIMEOUT)
+
+
 @atexit.register
 def _stop_at_exit() -> None:
     with LoopThread._lock:
         current = LoopThread._current
         LoopThread._current = None
-    if current is not None:
-        current.stop()
+    if current is None:
+        return
+    if current.thread.is_alive() and not current.loop.is_closed():
+        # Sockets still open say goodbye (1001) instead of vanishing (1006), within a bound.
+        try:
+            future = asyncio.run_coroutine_threadsafe(_close_all(list(current.sockets)), current.loop)
+            future.result(timeout=EXIT_CLOSE_TIMEOUT + 1.0)
+        except Exception:  # the loop is gone or stuck: stopping it is all that is left
+            pass
+    current.stop()

@@ -70,6 +70,7 @@ class ReconnectingWebSocket:
         #: Messages from send() calls on other threads, on their way to the loop thread.
         self._outbox: deque[str | bytes] = deque()
         self._flush_scheduled = False
+        self._closing = False
         self._runner = LoopThread.acquire()
         self._held = True
         try:
@@ -85,7 +86,8 @@ class ReconnectingWebSocket:
         """Create the asyncio socket; runs on the loop thread."""
         inner = self._async_class(*args, **kwargs)
         inner._target = self
-        inner._inbox_hook = self._arrived.set
+        inner._inbox_hook = self._on_inbox
+        self._runner.sockets.add(inner)
         return inner
 
     # -- getting onto the loop thread -------------------------------------------
@@ -95,6 +97,7 @@ class ReconnectingWebSocket:
 
     def _hold(self) -> None:
         """Make sure a loop thread runs this socket (after close() let go of it)."""
+        self._closing = False
         if self._held:
             return
         runner = LoopThread.acquire()
@@ -123,6 +126,21 @@ class ReconnectingWebSocket:
         if self._held:
             self._held = False
             self._runner.release()
+
+    def _let_go_when_idle(self) -> None:
+        """On the loop thread: let go once every task of the socket has finished."""
+        if not self._held:
+            return
+        self._held = False
+        runner = self._runner
+        task = runner.loop.create_task(self._inner.aclose())  # close() was done; this waits for the tasks
+        task.add_done_callback(lambda _task: runner.release())
+
+    def _on_inbox(self) -> None:
+        """On the loop thread: a message arrived, or the socket closed for good."""
+        self._arrived.set()
+        if self._held and not self._closing and self._inner._machine.closed_for_good:
+            self._let_go_when_idle()  # gave up: it no longer needs the loop thread
 
     # -- attributes --------------------------------------------------------------
 
@@ -257,8 +275,15 @@ class ReconnectingWebSocket:
         The ``close`` event has been dispatched when this returns. Called from
         a handler (on the partysocket thread) it does not wait. Idempotent.
         """
-        if self._runner.in_loop_thread() or not self._held:
+        self._closing = True  # close() lets go of the loop thread itself
+        if not self._held:
             self._call(self._inner.close, code, reason)
+        elif self._runner.in_loop_thread():
+            # From a handler: close now, and let go of the loop thread only once the
+            # closing handshake is done (the last socket's release stops the loop).
+            self._inner.close(code, reason)
+            self._let_go_when_idle()
+            return
         else:
             self._runner.run(self._inner.aclose(code, reason))
         self._let_go()

@@ -164,7 +164,9 @@ class PartyServer:
         """Close every connection (code 1012), stop listening, and listen again on the same port.
 
         During ``downtime`` seconds connecting fails (connection refused).
-        Rooms and recorded messages are kept.
+        Rooms and recorded messages are kept. Returns once listening has
+        stopped, without waiting out the downtime, so clients on the caller's
+        event loop live through it (use :meth:`wait_for` to wait for them).
         """
         server = self.server
         self._run(lambda: server.restart(downtime, wait=False))
