@@ -331,6 +331,90 @@ def test_sigint_while_disconnected_says_what_was_not_sent(party_server: PartySer
     assert "error: interrupted while not connected; 1 message not sent" in stderr
 
 
+@posix_only
+def test_sigint_while_waiting_to_flush_after_the_input_ended_stops_at_once(
+    party_server: PartyServer, cli: Callable[..., Cli]
+) -> None:
+    party_server.refuse(503)
+    process = cli("connect", url(party_server, "cli"), "--min-delay", "5", "--flush-timeout", "30", "--debug")
+    process.write("lost line\n")
+    process.expect("stderr", "buffered")
+    process.close_stdin()  # end of input: it now waits up to 30 s for the connection
+    process.expect("stderr", "connection error")
+    started = time.monotonic()
+    process.proc.send_signal(signal.SIGINT)
+    code, _, stderr = process.wait()
+    assert code == 130
+    assert time.monotonic() - started < 5.0  # not the 30 s flush timeout
+    assert "error: interrupted while not connected; 1 message not sent" in stderr
+
+
+@posix_only
+def test_sigint_while_lingering_stops_at_once(party_server: PartyServer, cli: Callable[..., Cli]) -> None:
+    process = cli("connect", url(party_server, "cli"), "--linger", "30")
+    process.expect("stderr", "connected to")
+    process.write("hello\n")
+    party_server.wait_for(lambda: party_server.messages("lobby") == ["hello"])
+    process.close_stdin()  # end of input: it now lingers 30 s for replies
+    started = time.monotonic()
+    process.proc.send_signal(signal.SIGINT)
+    code, _, stderr = process.wait()
+    assert code == 130
+    assert time.monotonic() - started < 5.0
+    assert stderr[-1] == "disconnected (code 1000)"
+
+
+def test_connect_exits_1_when_still_not_connected_after_the_flush_timeout(party_server: PartyServer) -> None:
+    party_server.refuse(503)
+    result = run("connect", url(party_server, "cli"), "--min-delay", "0.05", "--flush-timeout", "0.5", stdin="x\n")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == "error: not connected after 0.5 s; 1 message not sent"
+
+
+def test_every_reconnect_flag_reaches_its_option() -> None:
+    from partysocket.cli import _Connect, build_parser
+
+    args = build_parser().parse_args(
+        [
+            "connect",
+            "ws://127.0.0.1:9/",
+            "--max-retries=3",
+            "--min-delay=0.25",
+            "--max-delay=7",
+            "--grow-factor=1.7",
+            "--connection-timeout=2.5",
+            "--min-uptime=9",
+            "--jitter=0.2",
+            "--max-enqueued=11",
+            "--ping-interval=4",
+            "--ping-timeout=6",
+        ]
+    )
+    assert _Connect(args).options() == {
+        "max_retries": 3,
+        "min_reconnection_delay": 0.25,
+        "max_reconnection_delay": 7.0,
+        "reconnection_delay_grow_factor": 1.7,
+        "connection_timeout": 2.5,
+        "min_uptime": 9.0,
+        "jitter": 0.2,
+        "max_enqueued_messages": 11,
+        "ping_interval": 4.0,
+        "ping_timeout": 6.0,
+    }
+    off = build_parser().parse_args(["connect", "ws://127.0.0.1:9/", "--ping-interval=0"])
+    assert _Connect(off).options() == {"ping_interval": None}
+
+
+def test_party_flag_picks_the_party(party_server: PartyServer) -> None:
+    result = run(
+        "connect", "--host", party_server.host, "--room", "r", "--party", "chat", "--id", "p1", "--linger", "0",
+        stdin="hi\n",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert party_server.messages("r", party="chat") == ["hi"]
+
+
 def test_connect_to_a_room_with_json_output(party_server: PartyServer, cli: Callable[..., Cli]) -> None:
     host = party_server.host
     process = cli("connect", "--host", host, "--room", "lobby", "--id", "bot", "--query", "token=t0p", "--json")

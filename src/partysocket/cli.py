@@ -29,7 +29,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -221,6 +221,7 @@ class _Connect:
         self.closing = False
         self.last_close: CloseEvent | None = None
         self.closed = asyncio.Event()  # a close event happened (ends --linger)
+        self.interrupt = asyncio.Event()  # Ctrl-C (ends the flush wait and --linger too)
         self.lingering = False
 
     def options(self) -> dict[str, Any]:
@@ -313,7 +314,7 @@ class _Connect:
                 if isinstance(item, str):
                     ws.send(item)
                 elif item is _EOF:
-                    return await self.finish(ws)
+                    return await self.unless_interrupted(self.finish(ws), ws)
                 elif item is _INTERRUPT:
                     return await self.interrupted(ws)
                 elif item is _STOP:
@@ -340,6 +341,7 @@ class _Connect:
 
         def interrupt() -> None:
             loop.remove_signal_handler(signal.SIGINT)  # the next Ctrl-C raises KeyboardInterrupt
+            self.interrupt.set()
             self.inbox.put_nowait(_INTERRUPT)
 
         try:
@@ -347,6 +349,21 @@ class _Connect:
         except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
             return False
         return True
+
+    async def unless_interrupted(self, work: Coroutine[Any, Any, int], ws: ReconnectingWebSocket) -> int:
+        """Run ``work`` (the end of the session); Ctrl-C meanwhile stops it and exits 130."""
+        task: asyncio.Task[int] = asyncio.ensure_future(work)
+        interrupt = asyncio.ensure_future(self.interrupt.wait())
+        try:
+            await asyncio.wait({task, interrupt}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            interrupt.cancel()
+            if not task.done():
+                task.cancel()
+            await asyncio.gather(task, interrupt, return_exceptions=True)
+        if task.cancelled():
+            return await self.interrupted(ws)
+        return task.result()
 
     async def interrupted(self, ws: ReconnectingWebSocket) -> int:
         """Ctrl-C: send what was read (when connected), close, exit 130."""

@@ -676,7 +676,7 @@ class RoomServer:
             member.held.clear()
         self._active.add(conn)
         count = sum(1 for m in members.values() if m.conn is not None)
-        extra = f", delivered {delivered} held messages" if delivered else ""
+        extra = f", delivered {delivered} held message{'' if delivered == 1 else 's'}" if delivered else ""
         logger.info("connect %s id=%s (%d in room%s)", key, conn_id, count, extra)
         self._notify()
 
