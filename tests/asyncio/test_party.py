@@ -787,3 +787,41 @@ async def test_dot_room_names_stay_a_room_segment_on_the_wire(name: str) -> None
             assert unquote(segments[3]) == name
         finally:
             await ws.aclose()
+
+
+@pytest.mark.parametrize("fields", [{"room": ""}, {"room": None, "base_path": ""}])
+def test_an_empty_room_or_base_path_counts_as_missing(fields: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="room"):
+        PartySocket("localhost:1999", **fields)
+
+
+async def test_reconnect_with_an_empty_room_raises() -> None:
+    ws = PartySocket("localhost:1999", "r", start_closed=True)
+    ws.update_properties(room="")
+    with pytest.raises(ValueError, match="room"):
+        ws.reconnect()
+
+
+async def test_automatic_retry_after_the_room_was_removed_is_an_error_event_not_a_roomless_url() -> None:
+    async with TestServer() as server:
+        ws = PartySocket(host_of(server), "r1", party="p", max_retries=1, **FAST)
+        opens = Opens(ws)
+        errors: list[Event] = []
+        ws.add_event_listener("error", errors.append)
+        try:
+            await opens.reach(1)
+            ws.update_properties(room=None)
+            server.drop_all()
+            await wait_until(lambda: ws.should_reconnect is False, what="the socket to give up")
+            assert len(server.paths) == 1  # no attempt reached the server without a room
+            assert any(isinstance(getattr(e, "error", None), ValueError) and "room" in str(e.error) for e in errors)
+        finally:
+            await ws.aclose()
+
+
+@pytest.mark.parametrize(
+    "host", ["example.com/some/path", "127.0.0.1?x=1", "ws://127.0.0.1#frag", "exa mple.com", "user@example.com"]
+)
+def test_a_host_with_url_structure_in_it_is_a_value_error(host: str) -> None:
+    with pytest.raises(ValueError, match="host must be a host name"):
+        PartySocket(host, "r")

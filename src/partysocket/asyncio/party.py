@@ -96,7 +96,7 @@ class PartySocket(ReconnectingWebSocket):
             "protocol": protocol,
         }
         self._address: RoomAddress | None = self._build_address(self._fields, required=not start_closed)
-        if not start_closed and room is None and base_path is None:
+        if not start_closed and not room and not base_path:
             raise ValueError(
                 "PartySocket needs a room (or a base_path) to connect; pass room=..., or start_closed=True "
                 "and set it later with update_properties() before calling reconnect()"
@@ -127,6 +127,8 @@ class PartySocket(ReconnectingWebSocket):
         address = self._address
         if address is None:
             raise ValueError("PartySocket has no host; set one with update_properties(host=...)")
+        if not address.room and not address.base_path:
+            raise ValueError("PartySocket has no room (or base_path); set one with update_properties(room=...)")
         query = await _resolve_query(self._query)
         query.pop("_pk", None)
         return address.url({"_pk": self._id, **query})
@@ -234,7 +236,7 @@ class PartySocket(ReconnectingWebSocket):
         """Close the current connection and connect again at once (see :class:`ReconnectingWebSocket`)."""
         if self._address is None:
             raise ValueError("PartySocket has no host; set one with update_properties(host=...) before reconnect()")
-        if self._fields["room"] is None and self._fields["base_path"] is None:
+        if not self._fields["room"] and not self._fields["base_path"]:
             raise ValueError(
                 "PartySocket has no room (or base_path); set one with update_properties(room=...) before reconnect()"
             )
@@ -269,7 +271,7 @@ class PartySocket(ReconnectingWebSocket):
             raise ImportError(
                 'PartySocket.fetch needs httpx: install the http extra with pip install "partysocket[http]"'
             ) from None
-        if room is None and base_path is None:
+        if not room and not base_path:
             raise ValueError("PartySocket.fetch needs a room (or a base_path)")
         if query is not None and not callable(query) and not isinstance(query, Mapping):
             raise TypeError("query must be a dict, a callable (sync or async) returning one, or None")

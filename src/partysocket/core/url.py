@@ -208,6 +208,12 @@ class RoomAddress:
         stripped, carried = split_host(host)
         if not stripped:
             raise ValueError(f"host {host!r} has no host name")
+        if any(char in "/?#@\\" or char.isspace() or not char.isprintable() for char in stripped):
+            raise ValueError(
+                f"host must be a host name with an optional port, such as 'localhost:1999', "
+                f"got {host.partition('?')[0]!r}; "
+                "put paths in base_path, prefix or path, and query parameters in query"
+            )
         scheme: str | None = None
         if protocol is not None:
             if not isinstance(protocol, str):
