@@ -814,7 +814,8 @@ async def test_automatic_retry_after_the_room_was_removed_is_an_error_event_not_
             server.drop_all()
             await wait_until(lambda: ws.should_reconnect is False, what="the socket to give up")
             assert len(server.paths) == 1  # no attempt reached the server without a room
-            assert any(isinstance(getattr(e, "error", None), ValueError) and "room" in str(e.error) for e in errors)
+            causes = [getattr(event, "error", None) for event in errors]
+            assert any(isinstance(cause, ValueError) and "room" in str(cause) for cause in causes), causes
         finally:
             await ws.aclose()
 
