@@ -12,11 +12,11 @@ built-in ``OSError``/``TimeoutError``/``ValueError``).
 from __future__ import annotations
 
 import ssl as _ssl
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-__all__ = ["ConnectRequest", "Connection", "ConnectionEnded", "Transport"]
+__all__ = ["ConnectRequest", "Connection", "ConnectionEnded", "PushConnection", "Transport"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +79,43 @@ class Connection(Protocol):
 
     def abort(self) -> None:
         """Drop the connection at once, without a closing handshake."""
+
+
+class PushConnection(Connection, Protocol):
+    """Optional fast paths a :class:`Connection` may also offer (the bundled transports do).
+
+    The socket looks for each method with ``getattr``; a connection with none
+    of them is driven through :meth:`Connection.recv` and :meth:`Connection.send`.
+
+    * :meth:`push_messages` replaces the receive loop: no task waits while the
+      connection is open. It is then used with :meth:`pause_reading` /
+      :meth:`resume_reading`, which bound the socket's ``recv()`` queue.
+    * :meth:`write_nowait` with :meth:`writable` replaces ``send()``: a message
+      is handed over only when the transport takes it synchronously, so a
+      message is either written (never sent again) or still the socket's.
+    """
+
+    def push_messages(self, sink: Callable[[str | bytes], None], on_end: Callable[[ConnectionEnded], None]) -> None:
+        """Call ``sink(message)`` for every message, then ``on_end(ended)`` once; both from the event loop.
+
+        Messages that arrived before this call are delivered first.
+        """
+
+    def pause_reading(self) -> None:
+        """Deliver nothing and read nothing more until :meth:`resume_reading`."""
+
+    def resume_reading(self) -> None:
+        """Deliver what was held back, then read again."""
+
+    def write_nowait(self, messages: list[str | bytes]) -> bool:
+        """Write ``messages`` now and return True, or write none of them and return False.
+
+        False when flow control holds writes back, or when the connection is
+        closing or closed (also when the write failed at once).
+        """
+
+    async def writable(self) -> bool:
+        """Wait until :meth:`write_nowait` can write; False once it never will."""
 
 
 @runtime_checkable
