@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -14,6 +15,16 @@ from partysocket.asyncio.socket import RECV_QUEUE_SIZE
 from tests.servers import TIMEOUT, TestServer, wait_until
 
 FAST: dict[str, Any] = {"min_reconnection_delay": 0.05, "max_reconnection_delay": 0.2}
+
+
+def flood(total: int) -> Callable[[ServerConnection], Awaitable[None]]:
+    """A server handler that sends ``m0`` ... ``m{total-1}`` as fast as it can."""
+
+    async def handler(conn: ServerConnection) -> None:
+        for i in range(total):
+            await conn.send(f"m{i}")
+
+    return handler
 
 
 def collect(ws: ReconnectingWebSocket, kind: str) -> list[Any]:
@@ -310,12 +321,8 @@ async def test_async_with_against_a_refusing_server_raises_connection_closed() -
 async def test_recv_queue_is_bounded_and_loses_nothing() -> None:
     total = 5000
 
-    async def flood(conn: ServerConnection) -> None:
-        for i in range(total):
-            await conn.send(f"m{i}")
-
     async with TestServer(echo=False) as server:
-        server.on_connect = flood
+        server.on_connect = flood(total)
         ws = ReconnectingWebSocket(server.url, **FAST)
         try:
             assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "m0"
@@ -336,12 +343,8 @@ async def test_recv_queue_is_bounded_and_loses_nothing() -> None:
 async def test_paused_recv_queue_does_not_stop_message_events_for_later_messages() -> None:
     total = RECV_QUEUE_SIZE * 2
 
-    async def flood(conn: ServerConnection) -> None:
-        for i in range(total):
-            await conn.send(f"m{i}")
-
     async with TestServer(echo=False) as server:
-        server.on_connect = flood
+        server.on_connect = flood(total)
         ws = ReconnectingWebSocket(server.url, **FAST)
         messages: list[Event] = collect(ws, "message")
         try:
@@ -356,12 +359,8 @@ async def test_paused_recv_queue_does_not_stop_message_events_for_later_messages
 async def test_async_with_and_listeners_only_is_not_stalled_by_the_unread_recv_queue() -> None:
     total = RECV_QUEUE_SIZE * 4
 
-    async def flood(conn: ServerConnection) -> None:
-        for i in range(total):
-            await conn.send(f"m{i}")
-
     async with TestServer(echo=False) as server:
-        server.on_connect = flood
+        server.on_connect = flood(total)
         seen: list[str] = []
         ws = ReconnectingWebSocket(server.url, on_message=lambda event: seen.append(event.data), **FAST)
         async with ws:  # lifecycle only: messages are consumed by the handler, recv() never called
@@ -373,12 +372,8 @@ async def test_async_with_and_listeners_only_is_not_stalled_by_the_unread_recv_q
 async def test_a_slow_recv_consumer_is_not_taken_for_a_dead_connection() -> None:
     total = RECV_QUEUE_SIZE * 3
 
-    async def flood(conn: ServerConnection) -> None:
-        for i in range(total):
-            await conn.send(f"m{i}")
-
     async with TestServer(echo=False) as server:
-        server.on_connect = flood
+        server.on_connect = flood(total)
         ws = ReconnectingWebSocket(server.url, ping_interval=0.1, ping_timeout=0.1, **FAST)
         closes = collect(ws, "close")
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -19,6 +20,21 @@ def collect(ws: ReconnectingWebSocket, kind: str) -> list[Any]:
     events: list[Any] = []
     ws.add_event_listener(kind, events.append)
     return events
+
+
+def first_connection_reads_nothing() -> Callable[[ServerConnection], Awaitable[None]]:
+    """A server handler: the first connection stops reading (and records nothing); later ones are normal."""
+    connections: list[ServerConnection] = []
+
+    async def on_connect(conn: ServerConnection) -> None:
+        connections.append(conn)
+        if len(connections) == 1:
+            assert conn.transport is not None
+            conn.transport.pause_reading()
+            await conn.wait_closed()
+            raise RuntimeError("first connection: record nothing it sent")
+
+    return on_connect
 
 
 def warnings_matching(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.LogRecord]:
@@ -202,15 +218,7 @@ async def test_messages_accepted_but_not_written_when_the_connection_dies_are_no
     """
     count = 300
     size = 64 * 1024
-    connections: list[ServerConnection] = []
-
-    async def on_connect(conn: ServerConnection) -> None:
-        connections.append(conn)
-        if len(connections) == 1:
-            assert conn.transport is not None
-            conn.transport.pause_reading()
-            await conn.wait_closed()
-            raise RuntimeError("first connection: record nothing it sent")
+    on_connect = first_connection_reads_nothing()
 
     def message(i: int) -> bytes:
         return f"{i:06d}".encode().ljust(size, b".")
@@ -256,15 +264,7 @@ async def test_unwritten_messages_of_a_backed_up_connection_go_on_the_next_one_i
     """
     count = 300
     size = 64 * 1024
-    connections: list[ServerConnection] = []
-
-    async def on_connect(conn: ServerConnection) -> None:
-        connections.append(conn)
-        if len(connections) == 1:
-            assert conn.transport is not None
-            conn.transport.pause_reading()
-            await conn.wait_closed()
-            raise RuntimeError("first connection: record nothing it sent")
+    on_connect = first_connection_reads_nothing()
 
     def message(i: int) -> bytes:
         return f"{i:06d}".encode().ljust(size, b".")
