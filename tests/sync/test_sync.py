@@ -376,13 +376,21 @@ class _Echo(BaseHTTPRequestHandler):
         pass
 
 
-def test_blocking_fetch() -> None:
+@pytest.mark.parametrize("where", ["plain thread", "inside a running loop"])
+def test_blocking_fetch(where: str) -> None:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
         host = f"127.0.0.1:{httpd.server_address[1]}"
-        response = ps.PartySocket.fetch(host, "api", method="POST", content=b"hello", query={"q": "1"})
+
+        def fetch() -> Any:
+            return ps.PartySocket.fetch(host, "api", method="POST", content=b"hello", query={"q": "1"})
+
+        async def in_a_loop() -> Any:
+            return fetch()  # blocking call from a coroutine, as in a notebook cell
+
+        response = fetch() if where == "plain thread" else asyncio.run(in_a_loop())
         assert response.status_code == 200
         assert response.json() == {"path": "/parties/main/api?q=1", "body": "hello"}
     finally:
