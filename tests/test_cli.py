@@ -532,6 +532,34 @@ def test_serve_drops_every_connection_periodically(cli: Callable[..., Cli]) -> N
     process.expect("stderr", "dropping 1 connection (aborted)")
 
 
+def test_serve_echo_drop_code_refuse_for_and_delay_handshake(cli: Callable[..., Cli]) -> None:
+    process, url = _serve(cli, "--echo", "--drop-every", "0.5", "--drop-code", "4000", "--refuse-for", "0.3",
+                          "--delay-handshake", "0.2")  # fmt: skip
+    assert [process.expect("stderr", "fault injection") for _ in range(3)] == [
+        "fault injection: every 0.5 s, drop every connection: close them with code 4000",
+        "fault injection: refuse handshakes with HTTP 503 for the first 0.3 s",
+        "fault injection: answer each handshake after 0.2 s",
+    ]
+    with pytest.raises(InvalidStatus) as info:  # refused during the first 0.3 s
+        connect(f"{url}/parties/main/lobby")
+    assert info.value.response.status_code == 503
+    deadline = time.monotonic() + TIMEOUT
+    while True:  # once the refusal period is over, handshakes are answered (after the delay)
+        try:
+            started = time.monotonic()
+            alice = connect(f"{url}/parties/main/lobby?_pk=alice")
+            break
+        except InvalidStatus:
+            assert time.monotonic() < deadline, "the server kept refusing"
+    with alice:
+        assert time.monotonic() - started >= 0.2  # the handshake was delayed
+        alice.send("hi")
+        assert alice.recv(TIMEOUT) == "hi"  # --echo: the sender gets its own message
+        with pytest.raises(ConnectionClosed) as closed:
+            alice.recv(TIMEOUT)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4000  # --drop-code
+
+
 def test_serve_with_a_bad_fault_option_exits_2() -> None:
     result = run("serve", "--port", "0", "--refuse-status", "200")
     assert result.returncode == 2
