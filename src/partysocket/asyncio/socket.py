@@ -559,7 +559,8 @@ class ReconnectingWebSocket:
         Messages already handed to the open connection are written before the
         close frame. Idempotent.
         """
-        self._debug(f"close({code}, {reason!r})")
+        if self._options.debug and not self._machine.closed_for_good:  # a repeated close() is not news
+            self._debug(f"close({code}, {reason!r})")
         self._run(self._machine.close(code, reason))
 
     def reconnect(self, code: int | None = None, reason: str | None = None) -> None:
