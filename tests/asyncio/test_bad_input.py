@@ -101,6 +101,7 @@ BAD_OPTIONS: list[tuple[str, Any, type[Exception]]] = [
     ("protocols", ["a,b"], ValueError),
     ("headers", {"Bad Name": "v"}, ValueError),
     ("headers", {"X-Key": "s3cret\r\nInjected: 1"}, ValueError),
+    ("headers", {"X-Name": "\u20ac uro"}, ValueError),  # beyond Latin-1: HTTP cannot carry it
     ("debug_logger", 42, TypeError),
     ("websocket", object(), TypeError),
     ("headers", 42, TypeError),

@@ -438,3 +438,60 @@ async def test_a_reset_while_the_writer_waits_for_room_duplicates_nothing(reset_
     assert not set(first) & set(second), "messages were delivered twice"
     everything = first + second
     assert everything == sorted(everything), "messages were reordered"
+
+
+@pytest.mark.parametrize("transport", ["websockets", "picows"])
+async def test_messages_sent_into_a_connection_reset_unnoticed_while_reading_is_paused_are_not_lost(
+    transport: str,
+) -> None:
+    """Reading is paused (a full recv() queue), so the client has not noticed a reset.
+
+    Its next write fails at once: those messages were never written, and must
+    reach the next connection.
+    """
+    import socket
+    import struct
+
+    from websockets.asyncio.server import serve
+
+    from partysocket.asyncio.socket import RECV_QUEUE_SIZE
+
+    conns: list[ServerConnection] = []
+    second: list[str | bytes] = []
+    reset = asyncio.Event()
+
+    async def handler(conn: ServerConnection) -> None:
+        conns.append(conn)
+        if len(conns) == 1:
+            for i in range(RECV_QUEUE_SIZE + 44):
+                await conn.send(f"m{i}")
+            await asyncio.sleep(0.2)  # let the client fill its queue and pause reading
+            sock = conn.transport.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.transport.abort()
+            reset.set()
+            return
+        async for message in conn:
+            second.append(message)
+
+    options: dict[str, Any] = {}
+    if transport == "picows":
+        from partysocket.transports.picows import PicowsTransport
+
+        options["websocket"] = PicowsTransport()
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        ws = ReconnectingWebSocket(f"ws://127.0.0.1:{port}", min_reconnection_delay=0.05, **options)
+        try:
+            assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "m0"  # pulled: the queue fills, reading pauses
+            await asyncio.wait_for(reset.wait(), TIMEOUT)
+            await asyncio.sleep(0.1)  # the RST reaches the client's kernel (the client cannot see it)
+            sent = [ws.send(text) for text in ("a", "b", "c")]
+            await wait_until(lambda: ws.ready_state != partysocket.OPEN, what="the reset to be noticed")
+            sent.append(ws.send("d"))
+            while ws._inbox:  # make room: reading resumes
+                await ws.recv()
+            await wait_until(lambda: second[-1:] == ["d"], what="the messages on the next connection")
+            assert second == ["a", "b", "c", "d"], (sent, second)
+        finally:
+            await ws.aclose()

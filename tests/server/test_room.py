@@ -274,3 +274,23 @@ async def test_drop_all_without_waiting_stops_counting_the_connections_at_once()
         with pytest.raises(ConnectionClosed) as info:
             await recv(ws)
         assert info.value.rcvd is not None and info.value.rcvd.code == 1012
+
+
+@pytest.mark.parametrize("when", ["two restarts in the downtime", "while the restart is starting"])
+async def test_stop_during_a_background_restart_leaves_the_server_stopped(when: str) -> None:
+    server = RoomServer(host="127.0.0.1", port=0)
+    await server.start()
+    port = server.port
+    await server.restart(0.3, wait=False)
+    if when == "two restarts in the downtime":
+        await server.restart(0.3, wait=False)
+    else:
+        restarting = server._restarting
+        assert restarting is not None
+        while server._server is None and not restarting.done():  # until start() has begun listening
+            await asyncio.sleep(0.01)
+    await server.stop()
+    assert server._server is None
+    with pytest.raises(OSError):
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.close()

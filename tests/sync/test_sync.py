@@ -397,3 +397,24 @@ def test_blocking_fetch(where: str) -> None:
         httpd.shutdown()
         httpd.server_close()
         thread.join(TIMEOUT)
+
+
+def test_close_then_reconnect_from_a_handler_ends_open(server: ThreadedServer) -> None:
+    ws: ps.ReconnectingWebSocket
+    opens: list[Event] = []
+
+    def on_open(event: Event) -> None:
+        opens.append(event)
+        if len(opens) == 1:
+            ws.close()
+            ws.reconnect()  # "start over": nothing scheduled by close() may undo it
+
+    ws = ps.ReconnectingWebSocket(server.url, on_open=on_open, min_reconnection_delay=0.05)
+    try:
+        wait_for(lambda: len(opens) == 2, "the second open")
+        ws.send("still here")
+        assert ws.recv(TIMEOUT) == "still here"
+        assert ws.ready_state == ps.OPEN
+        assert len(loop_threads()) == 1
+    finally:
+        ws.close()

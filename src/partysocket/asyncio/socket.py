@@ -90,7 +90,7 @@ def as_message(data: object) -> Message:
 #: An HTTP token (RFC 9110): what header names and subprotocols are made of.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 #: What a header value may hold: no line breaks or other control characters but tab.
-_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\U0010ffff]*")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
 def _check_protocols(value: object) -> list[str]:
@@ -128,7 +128,10 @@ def _check_headers(value: object) -> list[tuple[str, str]]:
             raise ValueError(f"invalid header name {name!r} in headers: use letters, digits and !#$%&'*+-.^_`|~ only")
         if not _HEADER_VALUE.fullmatch(val):
             # The value is not shown: it is often a secret.
-            raise ValueError(f"in headers, the value of {name!r} has a line break or another control character")
+            raise ValueError(
+                f"in headers, the value of {name!r} has a line break, a control character or a character "
+                "beyond Latin-1 (encode it, for example with urllib.parse.quote)"
+            )
     return pairs
 
 
@@ -589,6 +592,10 @@ class ReconnectingWebSocket:
         finish; then they are cancelled (and awaited), so no task outlives this.
         """
         self.close(code, reason)
+        await self._wait_idle()
+
+    async def _wait_idle(self) -> None:
+        """Wait until no task of the socket runs (coroutine listeners: bounded, then cancelled)."""
         current = asyncio.current_task()
         loop = self._get_loop()
         deadline = loop.time() + self._options.connection_timeout

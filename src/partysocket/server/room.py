@@ -410,9 +410,7 @@ class RoomServer:
 
     async def stop(self) -> None:
         """Close every connection (code 1001), stop listening and forget the rooms."""
-        restarting, self._restarting = self._restarting, None
-        if restarting is not None:  # a restart(wait=False) still in its downtime: it never comes back
-            restarting.cancel()
+        await self._cancel_restart()  # a restart(wait=False) still in its downtime never comes back
         await self._shutdown(1001, "going away")
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -429,6 +427,7 @@ class RoomServer:
         and so does the downtime: this returns once listening has stopped, and
         the server listens again ``downtime`` seconds later.
         """
+        await self._cancel_restart()
         await self._shutdown(1012, "service restart", wait=wait)
         if downtime > 0 and not wait:
             self._restarting = self._spawn(self._start_after(downtime))
@@ -438,9 +437,20 @@ class RoomServer:
         await self.start()
 
     async def _start_after(self, downtime: float) -> None:
-        await asyncio.sleep(downtime)
-        self._restarting = None
-        await self.start()
+        try:
+            await asyncio.sleep(downtime)
+            await self.start()
+        finally:
+            self._restarting = None
+
+    async def _cancel_restart(self) -> None:
+        """Stop a restart(wait=False) that is still in its downtime (or starting)."""
+        restarting = self._restarting
+        if restarting is None:
+            return
+        restarting.cancel()
+        await asyncio.gather(restarting, return_exceptions=True)
+        # Cancelled after start() began listening: that listening stops with the caller's shutdown.
 
     async def drop_all(
         self, code: int | None = 1012, reason: str = "", timeout: float = 10.0, *, wait: bool = True

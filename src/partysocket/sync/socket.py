@@ -71,6 +71,7 @@ class ReconnectingWebSocket:
         self._outbox: deque[str | bytes] = deque()
         self._flush_scheduled = False
         self._closing = False
+        self._hold_lock = threading.Lock()
         self._runner = LoopThread.acquire()
         self._held = True
         try:
@@ -98,10 +99,11 @@ class ReconnectingWebSocket:
     def _hold(self) -> None:
         """Make sure a loop thread runs this socket (after close() let go of it)."""
         self._closing = False
-        if self._held:
-            return
-        runner = LoopThread.acquire()
-        self._held = True
+        with self._hold_lock:
+            if self._held:
+                return
+            runner = LoopThread.acquire()
+            self._held = True
         if runner is self._runner:
             return
         # The old loop thread is gone: carry this socket over to a new asyncio socket.
@@ -122,18 +124,22 @@ class ReconnectingWebSocket:
             runner.call(inner.send, message)
         self._inner = inner
 
+    def _unhold(self) -> bool:
+        """Give up this socket's claim on the loop thread; True if it had one (then release it once)."""
+        with self._hold_lock:  # the loop thread (giving up) and a user thread (close) may race here
+            held, self._held = self._held, False
+        return held
+
     def _let_go(self) -> None:
-        if self._held:
-            self._held = False
+        if self._unhold():
             self._runner.release()
 
     def _let_go_when_idle(self) -> None:
         """On the loop thread: let go once every task of the socket has finished."""
-        if not self._held:
+        if not self._unhold():
             return
-        self._held = False
         runner = self._runner
-        task = runner.loop.create_task(self._inner.aclose())  # close() was done; this waits for the tasks
+        task = runner.loop.create_task(self._inner._wait_idle())  # waits only: it closes nothing
         task.add_done_callback(lambda _task: runner.release())
 
     def _on_inbox(self) -> None:

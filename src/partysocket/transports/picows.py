@@ -166,10 +166,15 @@ class PicowsConnection(WSListener):
         transport = self._transport
         if self._ended is not None or self._writable is not None or transport is None or transport.is_close_frame_sent:
             return False
+        underlying = transport.underlying_transport
+        if underlying.is_closing():
+            return False
         send = transport.send
         for message in messages:
             send(_TEXT if type(message) is str else _BINARY, message)
-        return True
+        # A write that fails at once (connection reset) closes the transport, which then
+        # drops every later write silently: none of these went out, so they stay the socket's.
+        return not underlying.is_closing()
 
     async def writable(self) -> bool:
         """Wait until :meth:`write_nowait` can write; False once it never will (closing or closed)."""

@@ -14,6 +14,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import (
     ConnectionClosed,
     InvalidHandshake,
+    InvalidHeader,
     InvalidProxy,
     InvalidStatus,
     InvalidURI,
@@ -43,6 +44,9 @@ def translate_connect_error(exc: BaseException, url: str) -> BaseException:
         return ValueError(f"invalid WebSocket URL {redact_url(url)!r}: {exc.msg}")
     if isinstance(exc, InvalidProxy):
         return ValueError(f"invalid proxy setting: {exc.msg}")
+    if isinstance(exc, InvalidHeader):
+        # The value is not shown: it may be a secret (a token in a header).
+        return HandshakeError(f"the WebSocket handshake failed: invalid {exc.name} header")
     if isinstance(exc, InvalidHandshake):
         return HandshakeError(f"the WebSocket handshake failed: {exc}")
     if isinstance(exc, ConnectionClosed):
@@ -319,6 +323,8 @@ class WebsocketsTransport:
             translated = translate_connect_error(exc, request.url)
             if translated is exc:
                 raise
+            if isinstance(exc, InvalidHeader):
+                raise translated from None  # its text holds the header's value
             raise translated from exc
         assert isinstance(ws, _ClientConnection)
         return WebsocketsConnection(ws)
