@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from partysocket import CloseEvent, Event, MessageEvent, ReconnectingWebSocket
 from partysocket.server import RoomServer
 from partysocket.server.room import parse_room_path
-from tests.servers import TIMEOUT
+from tests.servers import TIMEOUT, wait_until
 
 
 async def recv(ws: ClientConnection) -> str | bytes:
@@ -287,8 +287,7 @@ async def test_stop_during_a_background_restart_leaves_the_server_stopped(when: 
     else:
         restarting = server._restarting
         assert restarting is not None
-        while server._server is None and not restarting.done():  # until start() has begun listening
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: server._server is not None or restarting.done(), what="start() to listen")
     await server.stop()
     assert server._server is None
     with pytest.raises(OSError):
