@@ -588,8 +588,9 @@ class ReconnectingWebSocket:
     async def aclose(self, code: int = 1000, reason: str = "") -> None:
         """:meth:`close`, then wait for the closing handshake and every task of the socket.
 
-        Coroutine listeners still running get ``connection_timeout`` seconds to
-        finish; then they are cancelled (and awaited), so no task outlives this.
+        Coroutine listeners still running may go on until ``connection_timeout``
+        seconds after this was called; then they are cancelled (and awaited),
+        so no task outlives this.
         """
         self.close(code, reason)
         await self._wait_idle()
@@ -851,7 +852,8 @@ class ReconnectingWebSocket:
             if current is None or current.attempt != action.attempt or current.detached:
                 self._run(self._machine.requeue(action.messages, action.attempt))
             else:
-                current.queue().extend(action.messages)
+                # To the front: ahead of anything sent since (older messages given back by requeue()).
+                current.queue().extendleft(reversed(action.messages))
                 self._write_pending(current)
         elif isinstance(action, CloseConnection):
             self._close_link(action)

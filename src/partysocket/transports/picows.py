@@ -127,9 +127,11 @@ class PicowsConnection(WSListener):
         assert self._on_end is not None and self._ended is not None
         # Messages held back (the socket's recv() queue was full) were received: deliver them.
         inbox, sink = self._inbox, self._sink
-        while inbox and sink is not None:
-            sink(inbox.popleft())
-        self._on_end(self._ended)
+        try:
+            while inbox and sink is not None:
+                sink(inbox.popleft())
+        finally:
+            self._on_end(self._ended)  # whatever a listener did, the end is reported
 
     def pause_writing(self) -> None:
         if self._writable is None:

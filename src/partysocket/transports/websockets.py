@@ -169,9 +169,11 @@ class _ClientConnection(ClientConnection):
         assert self._on_lost is not None
         # Messages held back (the socket's recv() queue was full) were received: deliver them.
         backlog, sink = self._backlog, self._sink
-        while backlog and sink is not None:
-            sink(backlog.popleft())
-        self._on_lost(_ending(self.close_exc))
+        try:
+            while backlog and sink is not None:
+                sink(backlog.popleft())
+        finally:
+            self._on_lost(_ending(self.close_exc))  # whatever a listener did, the end is reported
 
 
 class WebsocketsConnection:
