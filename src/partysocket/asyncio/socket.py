@@ -155,6 +155,15 @@ def _take_batch(pending: deque[Message]) -> list[Message]:
     return batch
 
 
+def _write_batches(pending: deque[Message], write: Callable[[list[Message]], bool]) -> None:
+    """Hand ``pending`` to a synchronous write, batch by batch, until it is empty or the write declines."""
+    while pending:
+        batch = _take_batch(pending)
+        if not write(batch):
+            pending.extendleft(reversed(batch))  # not taken: it stays queued, in order
+            return
+
+
 async def _ping_pong(conn: Connection) -> None:
     pong = await conn.ping()
     await pong
@@ -195,7 +204,7 @@ class _Link:
         #: and dropped once written, so an idle connection holds none.
         self.pending: deque[Message] | None = None
         #: The message a transport without write_nowait() is sending (awaited) right now.
-        self.in_flight: list[Message] | None = None
+        self.in_flight: Message | None = None
         self.ping_timer: asyncio.TimerHandle | None = None
         self.writer: asyncio.Task[None] | None = None
         self.pinger: asyncio.Task[None] | None = None
@@ -214,8 +223,8 @@ class _Link:
         return pending
 
     def take_unwritten(self) -> list[Message]:
-        """Remove and return every message not yet written: the writer's batch first, then the queue."""
-        messages = self.in_flight or []
+        """Remove and return every message not yet written: the one being sent first, then the queue."""
+        messages = [] if self.in_flight is None else [self.in_flight]
         self.in_flight = None  # taken back: the writer must not give it back again
         pending, self.pending = self.pending, None
         if pending:
@@ -835,7 +844,7 @@ class ReconnectingWebSocket:
                 self._wake(self._open_waiters)
         elif isinstance(action, StartAttempt):
             old = self._link
-            if old is not None and old.detached and (old.in_flight or old.pending):
+            if old is not None and old.detached and (old.in_flight is not None or old.pending):
                 # A closed connection is still writing what it was handed: that goes to the
                 # new connection instead, ahead of what is buffered, so order is kept.
                 self._take_back(old)
@@ -1012,11 +1021,7 @@ class ReconnectingWebSocket:
             return
         write = link.write_nowait
         if write is not None and not link.detached:
-            while pending:
-                batch = _take_batch(pending)
-                if not write(batch):
-                    pending.extendleft(reversed(batch))  # not written: the writer waits for room
-                    break
+            _write_batches(pending, write)
         if pending:
             self._kick_writer(link)
         elif link.writer is None or link.writer.done():
@@ -1046,18 +1051,13 @@ class ReconnectingWebSocket:
         while link.pending:
             if not await writable():
                 return  # closing or ended: whoever ends the link takes back what is left
-            pending = link.pending
-            while pending:
-                batch = _take_batch(pending)
-                if not write(batch):
-                    pending.extendleft(reversed(batch))
-                    break
+            _write_batches(link.pending, write)
         link.pending = None  # all written
 
     async def _send_one_by_one(self, link: _Link, conn: Connection) -> None:
         while link.pending:
             message = link.pending.popleft()
-            link.in_flight = [message]
+            link.in_flight = message
             try:
                 await conn.send(message)
             except BaseException as exc:
