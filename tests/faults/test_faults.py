@@ -458,18 +458,19 @@ async def test_messages_sent_into_a_connection_reset_unnoticed_while_reading_is_
 
     conns: list[ServerConnection] = []
     second: list[str | bytes] = []
-    reset = asyncio.Event()
+    reset_now = asyncio.Event()
+    sockets: list[socket.socket] = []
 
     async def handler(conn: ServerConnection) -> None:
         conns.append(conn)
         if len(conns) == 1:
             for i in range(RECV_QUEUE_SIZE + 44):
                 await conn.send(f"m{i}")
-            await asyncio.sleep(0.2)  # let the client fill its queue and pause reading
+            await reset_now.wait()
             sock = conn.transport.get_extra_info("socket")
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sockets.append(sock)
             conn.transport.abort()
-            reset.set()
             return
         async for message in conn:
             second.append(message)
@@ -484,8 +485,10 @@ async def test_messages_sent_into_a_connection_reset_unnoticed_while_reading_is_
         ws = ReconnectingWebSocket(f"ws://127.0.0.1:{port}", min_reconnection_delay=0.05, **options)
         try:
             assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "m0"  # pulled: the queue fills, reading pauses
-            await asyncio.wait_for(reset.wait(), TIMEOUT)
-            await asyncio.sleep(0.1)  # the RST reaches the client's kernel (the client cannot see it)
+            await wait_until(lambda: ws._link is not None and ws._link.paused, what="reading to pause")
+            reset_now.set()
+            # The server's socket is closed (RST sent); the client, not reading, cannot see it.
+            await wait_until(lambda: bool(sockets) and sockets[0].fileno() == -1, what="the reset")
             sent = [ws.send(text) for text in ("a", "b", "c")]
             await wait_until(lambda: ws.ready_state != partysocket.OPEN, what="the reset to be noticed")
             sent.append(ws.send("d"))

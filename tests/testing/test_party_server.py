@@ -148,11 +148,11 @@ def test_restart_with_downtime_returns_at_once_so_async_clients_live_through_the
             await ws.wait_open(TIMEOUT)
             loop = asyncio.get_running_loop()
             started = loop.time()
-            party_server.restart(downtime=1.0)
-            assert loop.time() - started < 0.9  # the caller's loop (and its clients) were not blocked
+            party_server.restart(downtime=2.0)
+            assert loop.time() - started < 1.5  # the caller's loop (and its clients) were not blocked
             await party_server.wait_for_async(lambda: len(errors) >= 2)  # refused attempts during the downtime
             await ws.wait_open(TIMEOUT)
-            assert loop.time() - started >= 1.0  # it came back only after the downtime
+            assert loop.time() - started >= 2.0  # it came back only after the downtime
             assert party_server.connections("lobby") == {"bot"}
         finally:
             await ws.aclose()
